@@ -4,26 +4,36 @@
 
 mod support;
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read as _, Write};
+
+use bytes::{Bytes, BytesMut};
+use nats_actix::proto::{ClientOp, ConnectInfo, Limits, Parser, ServerInfo, ServerOp};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::{NatsCluster, NatsServer, require_server, server_version};
 
-// TODO(proto): switch to nats_actix::proto (ClientOp, ServerOp, ConnectInfo, Limits, Parser)
-// once the protocol core exists; this raw helper only stands in for it.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Minimal blocking NATS protocol connection over a std `TcpStream`.
+/// A blocking NATS connection over a std `TcpStream`, speaking through the
+/// crate's sans-IO protocol core: [`ClientOp`] to encode, [`Parser`] to
+/// decode.
 struct RawConn {
     stream: TcpStream,
-    buf: Vec<u8>,
-    info: String,
+    buf: BytesMut,
+    parser: Parser,
+    info: ServerInfo,
+}
+
+enum Read {
+    Op(ServerOp),
+    Eof,
+    TimedOut,
 }
 
 impl RawConn {
-    /// Connect to `nats://127.0.0.1:PORT`, `127.0.0.1:PORT` or a bare port; reads INFO,
-    /// sends CONNECT + PING and waits for PONG.
+    /// Connects to `nats://127.0.0.1:PORT`, `127.0.0.1:PORT` or a bare
+    /// port; reads INFO, sends CONNECT + PING and waits for PONG.
     fn connect(target: impl ToString) -> RawConn {
         let addr = Self::addr(&target.to_string());
         let stream = TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
@@ -32,15 +42,18 @@ impl RawConn {
         stream.set_nodelay(true).unwrap();
         let mut c = RawConn {
             stream,
-            buf: Vec::new(),
-            info: String::new(),
+            buf: BytesMut::with_capacity(8192),
+            parser: Parser::new(Limits::default()),
+            info: ServerInfo::default(),
         };
-        let info = c.read_line();
-        assert!(info.starts_with("INFO {"), "expected INFO, got {info:?}");
-        c.info = info;
-        c.send(
-            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\nPING\r\n",
-        );
+        match c.read_op() {
+            ServerOp::Info(info) => c.info = *info,
+            other => panic!("expected INFO, got {other:?}"),
+        }
+        c.send_ops(&[
+            ClientOp::Connect(Box::new(ConnectInfo::default())),
+            ClientOp::Ping,
+        ]);
         c.expect_pong();
         c
     }
@@ -54,145 +67,118 @@ impl RawConn {
         }
     }
 
-    /// The INFO JSON the server greeted us with.
-    fn info_json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.info["INFO ".len()..]).expect("INFO json")
+    fn send_ops(&mut self, ops: &[ClientOp]) {
+        let mut out = BytesMut::new();
+        for op in ops {
+            op.encode(&mut out).expect("encode");
+        }
+        self.stream.write_all(&out).expect("write to server");
     }
 
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("write to server");
+    fn sub(&mut self, subject: &str, queue: Option<&str>, sid: u64) {
+        self.send_ops(&[ClientOp::Subscribe {
+            sid,
+            subject: subject.into(),
+            queue_group: queue.map(Into::into),
+        }]);
     }
 
-    /// One line without `\r\n`; `Ok(None)` on EOF; `Err` on timeout or I/O error.
-    /// A partial line stays buffered across a timeout.
-    fn try_read_line(&mut self) -> io::Result<Option<String>> {
+    fn publish(&mut self, subject: &str, payload: &'static [u8]) {
+        self.send_ops(&[ClientOp::Publish {
+            subject: subject.into(),
+            reply: None,
+            headers: None,
+            payload: Bytes::from_static(payload),
+        }]);
+    }
+
+    /// The next op, or EOF / timeout. The parser keeps partial ops across
+    /// a timeout.
+    fn try_read(&mut self, timeout: Duration) -> Read {
+        let deadline = Instant::now() + timeout;
         loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
-                self.buf.drain(..i + 2);
-                return Ok(Some(line));
+            if let Some(op) = self.parser.parse(&mut self.buf).expect("valid protocol") {
+                return Read::Op(op);
             }
-            if self.fill()? == 0 {
-                return Ok(None);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Read::TimedOut;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 8192];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Read::Eof,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Read::TimedOut;
+                }
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Read::Eof,
+                Err(e) => panic!("reading from server: {e}"),
             }
         }
     }
 
-    fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 4096];
-        let n = self.stream.read(&mut chunk)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    fn read_line(&mut self) -> String {
-        match self.try_read_line() {
-            Ok(Some(l)) => l,
-            Ok(None) => panic!("server closed the connection"),
-            Err(e) => panic!("reading from server: {e}"),
-        }
-    }
-
-    /// Next line that is not a server PING (PINGs are answered with PONG).
-    fn read_op(&mut self) -> String {
+    /// The next op that is not a server PING (answered with PONG).
+    fn read_op(&mut self) -> ServerOp {
         loop {
-            let line = self.read_line();
-            if line == "PING" {
-                self.send(b"PONG\r\n");
-                continue;
+            match self.try_read(IO_TIMEOUT) {
+                Read::Op(ServerOp::Ping) => self.send_ops(&[ClientOp::Pong]),
+                Read::Op(op) => return op,
+                Read::Eof => panic!("server closed the connection"),
+                Read::TimedOut => panic!("no op from the server within {IO_TIMEOUT:?}"),
             }
-            return line;
         }
     }
 
     fn expect_pong(&mut self) {
         loop {
-            let line = self.read_op();
-            match line.as_str() {
-                "PONG" => return,
-                l if l.starts_with("INFO ") => continue,
-                l => panic!("expected PONG, got {l:?}"),
+            match self.read_op() {
+                ServerOp::Pong => return,
+                ServerOp::Info(_) => continue,
+                op => panic!("expected PONG, got {op:?}"),
             }
         }
     }
 
-    /// Send PING and wait for its PONG: everything sent before is processed by the server.
+    /// PING and wait for its PONG: the server has processed all before.
     fn flush(&mut self) {
-        self.send(b"PING\r\n");
+        self.send_ops(&[ClientOp::Ping]);
         self.expect_pong();
     }
 
-    /// Expect the server to close the connection (EOF or reset within the I/O timeout).
-    /// Already-buffered INFO (2.10+ sends one right after CONNECT), PING and -ERR lines
-    /// are skipped.
+    /// Expects the server to close the connection. INFO (2.10+ sends one
+    /// right after CONNECT), PING and -ERR are skipped.
     fn expect_closed(&mut self) {
         loop {
-            match self.try_read_line() {
-                Ok(Some(l)) if l == "PING" || l.starts_with("INFO ") || l.starts_with("-ERR") => {}
-                Ok(None) => return,
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
-                other => panic!("expected the server to close the connection, got {other:?}"),
+            match self.try_read(IO_TIMEOUT) {
+                Read::Op(ServerOp::Ping | ServerOp::Info(_) | ServerOp::Err(_)) => {}
+                Read::Eof => return,
+                Read::Op(op) => panic!("expected the connection to close, got {op:?}"),
+                Read::TimedOut => panic!("connection still open after {IO_TIMEOUT:?}"),
             }
         }
     }
 
-    /// Read `MSG <subject> <sid> [reply] <len>\r\n<payload>\r\n`.
+    /// The next MSG, as (subject, payload).
     fn expect_msg(&mut self) -> (String, Vec<u8>) {
-        let line = loop {
-            let l = self.read_op();
-            if !l.starts_with("INFO ") {
-                break l;
-            }
-        };
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        assert!(
-            parts.first() == Some(&"MSG") && (parts.len() == 4 || parts.len() == 5),
-            "expected MSG, got {line:?}"
-        );
-        let len: usize = parts.last().unwrap().parse().expect("MSG length");
-        while self.buf.len() < len + 2 {
-            assert!(self.fill().expect("read payload") > 0, "EOF inside payload");
-        }
-        assert_eq!(
-            &self.buf[len..len + 2],
-            b"\r\n",
-            "payload not followed by CRLF"
-        );
-        let payload = self.buf[..len].to_vec();
-        self.buf.drain(..len + 2);
-        (parts[1].to_string(), payload)
+        self.poll_msg(IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("no MSG within {IO_TIMEOUT:?}"))
     }
 
-    /// Wait up to `timeout` for a MSG; `None` if nothing (but PINGs/INFOs) arrived.
+    /// Waits up to `timeout` for a MSG; `None` if none arrived.
     fn poll_msg(&mut self, timeout: Duration) -> Option<(String, Vec<u8>)> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() && !self.buf.windows(2).any(|w| w == b"\r\n") {
-                return None;
-            }
-            if !self.buf.windows(2).any(|w| w == b"\r\n") {
-                self.stream.set_read_timeout(Some(left)).unwrap();
-                let r = self.fill();
-                self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-                match r {
-                    Ok(0) => panic!("server closed the connection"),
-                    Ok(_) => {}
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                        return None;
-                    }
-                    Err(e) => panic!("reading from server: {e}"),
-                }
-                continue;
-            }
-            if self.buf.starts_with(b"MSG ") {
-                return Some(self.expect_msg());
-            }
-            let line = self.read_line();
-            match line.as_str() {
-                "PING" => self.send(b"PONG\r\n"),
-                l if l.starts_with("INFO ") || l == "PONG" => {}
-                l => panic!("unexpected line while waiting for MSG: {l:?}"),
+            match self.try_read(left) {
+                Read::Op(ServerOp::Msg {
+                    subject, payload, ..
+                }) => return Some((subject.to_string(), payload.to_vec())),
+                Read::Op(ServerOp::Ping) => self.send_ops(&[ClientOp::Pong]),
+                Read::Op(ServerOp::Info(_) | ServerOp::Pong) => {}
+                Read::Op(op) => panic!("unexpected op while waiting for MSG: {op:?}"),
+                Read::Eof => panic!("server closed the connection"),
+                Read::TimedOut => return None,
             }
         }
     }
@@ -202,11 +188,13 @@ impl RawConn {
 fn raw_handshake_and_pubsub() {
     let server = NatsServer::start();
     let mut c = RawConn::connect(server.client_url());
-    let info = c.info_json();
-    assert_eq!(info["port"].as_u64(), Some(u64::from(server.client_port())));
-    assert_eq!(info["headers"].as_bool(), Some(true));
+    assert_eq!(c.info.port, server.client_port());
+    assert!(c.info.headers);
+    assert!(c.info.max_payload > 0);
 
-    c.send(b"SUB foo 1\r\nPUB foo 5\r\nhello\r\nPING\r\n");
+    c.sub("foo", None, 1);
+    c.publish("foo", b"hello");
+    c.send_ops(&[ClientOp::Ping]);
     let (subject, payload) = c.expect_msg();
     assert_eq!(subject, "foo");
     assert_eq!(payload, b"hello");
@@ -224,14 +212,14 @@ fn raw_cluster_crosses_nodes() {
     assert_eq!(ports.len(), 3, "nodes must have distinct client ports");
 
     let mut sub = RawConn::connect(&urls[2]);
-    sub.send(b"SUB cross.nodes 1\r\n");
+    sub.sub("cross.nodes", None, 1);
     sub.flush();
 
     let mut publ = RawConn::connect(&urls[0]);
     // Route interest propagates asynchronously: publish until node C delivers.
     let deadline = Instant::now() + Duration::from_secs(5);
     let got = loop {
-        publ.send(b"PUB cross.nodes 3\r\nhi!\r\n");
+        publ.publish("cross.nodes", b"hi!");
         publ.flush();
         if let Some(m) = sub.poll_msg(Duration::from_millis(50)) {
             break m;
@@ -264,7 +252,7 @@ fn restart_same_port() {
     assert_eq!(server.client_port(), port);
     assert_ne!(server.pid(), first_pid);
     let mut c = RawConn::connect(server.client_url());
-    assert_eq!(c.info_json()["port"].as_u64(), Some(u64::from(port)));
+    assert_eq!(c.info.port, port);
     c.flush();
     // The monitoring endpoint of the new process answers too.
     assert_eq!(server.varz()["port"].as_u64(), Some(u64::from(port)));
@@ -322,12 +310,10 @@ fn lame_duck_sends_ldm_info() {
             Instant::now() < deadline,
             "no INFO with ldm:true within 10 s"
         );
-        let line = c.read_op();
-        if let Some(json) = line.strip_prefix("INFO ") {
-            let v: serde_json::Value = serde_json::from_str(json).expect("INFO json");
-            if v["ldm"].as_bool() == Some(true) {
-                break;
-            }
+        if let ServerOp::Info(info) = c.read_op()
+            && info.lame_duck_mode
+        {
+            break;
         }
     }
     assert!(
@@ -340,7 +326,7 @@ fn lame_duck_sends_ldm_info() {
 fn connz_oracle_lists_subscriptions() {
     let server = NatsServer::start();
     let mut c = RawConn::connect(server.client_url());
-    c.send(b"SUB foo.> q 7\r\n");
+    c.sub("foo.>", Some("q"), 7);
     c.flush();
 
     let connz = server.connz();

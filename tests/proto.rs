@@ -275,7 +275,8 @@ fn tolerated_like_nats_go() {
 
 #[test]
 fn more_bad_inputs() {
-    let cases: [(&[u8], fn(&ProtoError) -> bool); 9] = [
+    type Check = fn(&ProtoError) -> bool;
+    let cases: [(&[u8], Check); 9] = [
         (b"MSG \xff\xfe 1 1\r\nx\r\n", |e| {
             matches!(e, ProtoError::Subject(_))
         }),

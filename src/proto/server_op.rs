@@ -192,6 +192,7 @@ impl Parser {
     /// bad arguments, a line or payload over the [`Limits`], a non-UTF-8
     /// subject, malformed headers, or a payload not followed by CRLF. The
     /// stream cannot be trusted after an error.
+    #[inline]
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
         let result = self.parse_inner(buf);
         if result.is_err() {
@@ -200,6 +201,7 @@ impl Parser {
         result
     }
 
+    #[inline(always)]
     fn parse_inner(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
         if let Some(pending) = self.pending {
             return self.finish_msg(buf, pending);
@@ -264,6 +266,7 @@ impl Parser {
         Ok(Some(op))
     }
 
+    #[inline(always)]
     fn finish_msg(
         &mut self,
         buf: &mut BytesMut,
@@ -276,21 +279,35 @@ impl Parser {
             return Ok(None);
         }
         self.pending = None;
-        if &buf[need - 2..need] != b"\r\n" {
+        if buf[need - 2] != b'\r' || buf[need - 1] != b'\n' {
             return Err(ProtoError::MissingPayloadTerminator);
         }
-        let frame = buf.split_to(need).freeze();
-        let subject = Subject::from_utf8(frame.slice(p.subject.0..p.subject.1))?;
+        // Carve the subject, reply and payload out of the buffer in order;
+        // each is one reference-count increment, with no copy.
+        let body = p.line_len;
+        let (s0, s1) = p.subject;
+        buf.advance(s0);
+        let subject = Subject::from_utf8(buf.split_to(s1 - s0).freeze())?;
+        let mut at = s1;
         let reply = match p.reply {
-            Some((a, b)) => Some(Subject::from_utf8(frame.slice(a..b))?),
+            Some((r0, r1)) => {
+                buf.advance(r0 - at);
+                at = r1;
+                Some(Subject::from_utf8(buf.split_to(r1 - r0).freeze())?)
+            }
             None => None,
         };
-        let body = p.line_len;
-        let (headers, payload_start) = match p.hdr_len {
-            Some(h) => (Some(HeaderMap::decode(&frame[body..body + h])?), body + h),
-            None => (None, body),
+        buf.advance(body - at);
+        let (headers, payload_len) = match p.hdr_len {
+            Some(h) => {
+                let headers = HeaderMap::decode(&buf[..h])?;
+                buf.advance(h);
+                (Some(headers), p.total - h)
+            }
+            None => (None, p.total),
         };
-        let payload = frame.slice(payload_start..body + p.total);
+        let payload = buf.split_to(payload_len).freeze();
+        buf.advance(2);
         Ok(Some(ServerOp::Msg {
             sid: p.sid,
             subject,
@@ -305,6 +322,10 @@ impl Parser {
 /// `line` may be a prefix of a line and `Ok(None)` means "cannot tell yet".
 /// Returns the op and the length of its keyword.
 fn classify(line: &[u8], complete: bool) -> Result<Option<(Op, usize)>, ProtoError> {
+    // Fast path for the common case.
+    if let [b'M', b'S', b'G', b' ', ..] = line {
+        return Ok(Some((Op::Msg, 3)));
+    }
     let Some(&first) = line.first() else {
         return if complete {
             Err(ProtoError::UnknownOp)
@@ -410,10 +431,10 @@ fn parse_msg_args(
         _ => return Err(bad()),
     };
     let sid = num(arg(1)).ok_or_else(bad)?;
-    if let Some(h) = hdr_len {
-        if h > total {
-            return Err(ProtoError::HeaderLengthExceedsTotal);
-        }
+    if let Some(h) = hdr_len
+        && h > total
+    {
+        return Err(ProtoError::HeaderLengthExceedsTotal);
     }
     let total = usize::try_from(total).map_err(|_| bad())?;
     Ok(PendingMsg {
