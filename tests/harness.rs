@@ -7,7 +7,7 @@ mod support;
 use std::io::{ErrorKind, Read as _, Write};
 
 use bytes::{Bytes, BytesMut};
-use nats_actix::proto::{ClientOp, ConnectInfo, Limits, Parser, ServerInfo, ServerOp};
+use nats_actix::proto::{ClientOp, Limits, Parser, ServerInfo, ServerOp};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,7 @@ impl RawConn {
             other => panic!("expected INFO, got {other:?}"),
         }
         c.send_ops(&[
-            ClientOp::Connect(Box::new(ConnectInfo::default())),
+            ClientOp::Connect(Box::default()),
             ClientOp::Ping,
         ]);
         c.expect_pong();
