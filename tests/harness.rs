@@ -50,10 +50,7 @@ impl RawConn {
             ServerOp::Info(info) => c.info = *info,
             other => panic!("expected INFO, got {other:?}"),
         }
-        c.send_ops(&[
-            ClientOp::Connect(Box::default()),
-            ClientOp::Ping,
-        ]);
+        c.send_ops(&[ClientOp::Connect(Box::default()), ClientOp::Ping]);
         c.expect_pong();
         c
     }
