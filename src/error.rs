@@ -112,9 +112,10 @@ impl fmt::Display for ErrorKind {
 /// assert_eq!(err.to_string(), "i/o error: reset");
 /// assert!(std::error::Error::source(&err).is_some());
 /// ```
+#[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
@@ -145,7 +146,7 @@ impl Error {
     {
         Error {
             kind,
-            source: Some(source.into()),
+            source: Some(std::sync::Arc::from(source.into())),
         }
     }
 

@@ -46,11 +46,37 @@
     rustdoc::broken_intra_doc_links
 )]
 
+pub mod client;
+pub mod connection;
 pub mod error;
+pub mod event;
 pub mod headers;
+pub mod messages;
+pub mod msg;
+pub mod muxer;
+pub mod nuid;
+pub mod options;
 pub mod proto;
+pub mod stats;
 pub mod subject;
+pub mod subscription;
+pub mod supervisor;
+mod transport;
 
+pub use client::{
+    Client, EventStream, JsonSubscriber, RequestManyOptions, Subscriber, TextSubscriber,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use event::Event;
 pub use headers::{HeaderMap, StatusCode};
+pub use messages::{
+    Publish, RequestOptions, Subscribe, SubscribeOptions, SubscriptionEnded, SubscriptionHandle,
+};
+pub use msg::Msg;
+pub use options::{ConnectOptions, ServerAddr};
+pub use stats::Statistics;
 pub use subject::{Subject, SubjectError};
+
+/// Mailbox capacity of the crate's actors: senders that use `send` (and
+/// [`Client`]) wait when a mailbox holds this many messages.
+pub(crate) const MAILBOX_CAPACITY: usize = 1 << 16;

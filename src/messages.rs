@@ -1,0 +1,341 @@
+//! Every message the actors exchange. Users send the public ones to the
+//! [`Connection`](crate::connection::Connection) (or through [`Client`](crate::Client)).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Addr, Message, Recipient};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::headers::HeaderMap;
+use crate::proto::ServerInfo;
+use crate::stats::Statistics;
+use crate::subscription::{SubShared, Subscription};
+use crate::{Error, Msg, Subject};
+
+/// Publishes a message. The result says whether it was accepted for
+/// writing (validated, within `max_payload`, connection open); it does not
+/// wait for the server (use [`Flush`] for that).
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::messages::Publish;
+/// let p = Publish::new("orders.created", "{}");
+/// assert_eq!(p.subject, "orders.created");
+/// ```
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Publish {
+    /// The subject, without wildcards.
+    pub subject: Subject,
+    /// Optional reply subject.
+    pub reply: Option<Subject>,
+    /// Optional headers.
+    pub headers: Option<HeaderMap>,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A publish without reply subject or headers.
+    pub fn new(subject: impl Into<Subject>, payload: impl Into<Bytes>) -> Publish {
+        Publish {
+            subject: subject.into(),
+            reply: None,
+            headers: None,
+            payload: payload.into(),
+        }
+    }
+
+    /// Sets the reply subject.
+    pub fn reply(mut self, reply: impl Into<Subject>) -> Publish {
+        self.reply = Some(reply.into());
+        self
+    }
+
+    /// Sets the headers.
+    pub fn headers(mut self, headers: HeaderMap) -> Publish {
+        self.headers = Some(headers);
+        self
+    }
+}
+
+/// Where a subscription delivers its messages.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// To an actor's `Handler<Msg>`.
+    Actor(Recipient<Msg>),
+    /// To a channel (behind a [`Subscriber`](crate::Subscriber) stream).
+    Channel(mpsc::UnboundedSender<Msg>),
+}
+
+/// Sent to the `on_end` recipient of a subscription when it ends.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SubscriptionEnded {
+    /// The subscription id.
+    pub sid: u64,
+    /// Its subject.
+    pub subject: Subject,
+    /// Why it ended: `None` for unsubscribe, drain, max reached or close;
+    /// an error for a timeout or a permission violation.
+    pub reason: Option<Error>,
+}
+
+/// Options of a subscription.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use nats_actix::messages::SubscribeOptions;
+/// let opts = SubscribeOptions::default().queue("workers").max(10).timeout(Duration::from_secs(1));
+/// assert_eq!(opts.max, Some(10));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SubscribeOptions {
+    /// Queue group: each message goes to one member of the group.
+    pub queue: Option<Subject>,
+    /// Unsubscribe automatically after this many messages.
+    pub max: Option<u64>,
+    /// End the subscription with a `TimedOut` error if no message arrives
+    /// within this time.
+    pub timeout: Option<Duration>,
+    /// Pending message limit (default from the connection options).
+    pub pending_msgs_limit: Option<usize>,
+    /// Pending byte limit (default from the connection options).
+    pub pending_bytes_limit: Option<usize>,
+    /// Told when the subscription ends.
+    pub on_end: Option<Recipient<SubscriptionEnded>>,
+}
+
+impl SubscribeOptions {
+    /// Sets the queue group.
+    pub fn queue(mut self, queue: impl Into<Subject>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+    /// Sets the automatic unsubscribe count.
+    pub fn max(mut self, max: u64) -> Self {
+        self.max = Some(max);
+        self
+    }
+    /// Sets the first-message timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Sets the pending limits (messages, bytes).
+    pub fn pending_limits(mut self, msgs: usize, bytes: usize) -> Self {
+        self.pending_msgs_limit = Some(msgs);
+        self.pending_bytes_limit = Some(bytes);
+        self
+    }
+    /// Sets the recipient told when the subscription ends.
+    pub fn on_end(mut self, recipient: Recipient<SubscriptionEnded>) -> Self {
+        self.on_end = Some(recipient);
+        self
+    }
+}
+
+/// Subscribes. The result is known once `SUB` is queued for writing (use
+/// [`Flush`] to know the server has it).
+///
+/// # Examples
+///
+/// ```no_run
+/// # use actix::prelude::*;
+/// # use nats_actix::{Msg, messages::Subscribe};
+/// struct Printer;
+/// impl Actor for Printer { type Context = Context<Self>; }
+/// impl Handler<Msg> for Printer {
+///     type Result = ();
+///     fn handle(&mut self, msg: Msg, _: &mut Context<Self>) { println!("{:?}", msg.payload); }
+/// }
+/// # async fn run(client: nats_actix::Client) -> nats_actix::Result<()> {
+/// let printer = Printer.start();
+/// let handle = client.connection().send(Subscribe::new("greet.*", printer.recipient())).await??;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Message)]
+#[rtype(result = "Result<SubscriptionHandle, Error>")]
+pub struct Subscribe {
+    /// The subject; `*` and `>` wildcards allowed.
+    pub subject: Subject,
+    /// Where messages go.
+    pub delivery: Delivery,
+    /// Options.
+    pub options: SubscribeOptions,
+}
+
+impl Subscribe {
+    /// A subscription delivering to an actor.
+    pub fn new(subject: impl Into<Subject>, recipient: Recipient<Msg>) -> Subscribe {
+        Subscribe {
+            subject: subject.into(),
+            delivery: Delivery::Actor(recipient),
+            options: SubscribeOptions::default(),
+        }
+    }
+
+    /// Sets the options.
+    pub fn options(mut self, options: SubscribeOptions) -> Subscribe {
+        self.options = options;
+        self
+    }
+}
+
+/// A live subscription: its id, its actor and its counters.
+#[derive(Debug, Clone)]
+pub struct SubscriptionHandle {
+    pub(crate) sid: u64,
+    pub(crate) subject: Subject,
+    pub(crate) addr: Addr<Subscription>,
+    pub(crate) shared: Arc<SubShared>,
+}
+
+impl SubscriptionHandle {
+    /// The subscription id.
+    pub fn sid(&self) -> u64 {
+        self.sid
+    }
+    /// The subject.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+    /// The subscription's actor, which takes [`Unsubscribe`] and [`Drain`].
+    pub fn addr(&self) -> &Addr<Subscription> {
+        &self.addr
+    }
+    /// Messages delivered to the handler or stream so far.
+    pub fn processed(&self) -> u64 {
+        self.shared.processed()
+    }
+    /// Messages delivered but not yet dropped by the user.
+    pub fn pending(&self) -> u64 {
+        self.shared.pending()
+    }
+    /// Messages dropped by the slow-consumer policy.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped()
+    }
+    /// Whether the subscription has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+/// Unsubscribes, now or after `max` messages in all. Send it to a
+/// [`Subscription`] actor.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Unsubscribe {
+    /// Unsubscribe once this many messages have been delivered in all.
+    pub max: Option<u64>,
+}
+
+/// Drains: a subscription (sent to a [`Subscription`] actor) stops
+/// receiving new messages and ends after delivering those already sent by
+/// the server; the connection (sent to the Connection) drains every
+/// subscription, flushes and closes.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Drain;
+
+/// A PING/PONG round trip: resolves when the server has processed
+/// everything written before it.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Flush;
+
+/// Closes the connection: ends every subscription and pending request.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "()")]
+pub struct Close;
+
+/// Asks for the connection's statistics.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Statistics")]
+pub struct GetStats;
+
+/// Measures the round trip time to the server.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<Duration, Error>")]
+pub struct GetRtt;
+
+/// Asks for the server's latest `INFO`.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Option<ServerInfo>")]
+pub struct GetServerInfo;
+
+/// Options of a request.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use nats_actix::messages::RequestOptions;
+/// let o = RequestOptions::default().timeout(Duration::from_millis(250));
+/// assert_eq!(o.timeout, Some(Duration::from_millis(250)));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    /// How long to wait (default: the connection's `request_timeout`, 1 s).
+    pub timeout: Option<Duration>,
+    /// Headers to send.
+    pub headers: Option<HeaderMap>,
+    /// Use a dedicated subscription instead of the shared muxed inbox.
+    pub no_mux: bool,
+    /// The reply subject to use (requires `no_mux`).
+    pub reply: Option<Subject>,
+}
+
+impl RequestOptions {
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Sets the headers.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+    /// Uses a dedicated subscription.
+    pub fn no_mux(mut self, no_mux: bool) -> Self {
+        self.no_mux = no_mux;
+        self
+    }
+    /// Sets the reply subject (and `no_mux`).
+    pub fn reply(mut self, reply: impl Into<Subject>) -> Self {
+        self.reply = Some(reply.into());
+        self.no_mux = true;
+        self
+    }
+}
+
+/// A request through the [`RequestMux`](crate::muxer::RequestMux): resolves
+/// with the first reply, `NoResponders` (status 503) or `TimedOut`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Msg, Error>")]
+pub struct Request {
+    /// The subject.
+    pub subject: Subject,
+    /// The payload.
+    pub payload: Bytes,
+    /// Headers and timeout (`no_mux` and `reply` are handled by [`Client`](crate::Client)).
+    pub options: RequestOptions,
+}
+
+impl Request {
+    /// A request with default options.
+    pub fn new(subject: impl Into<Subject>, payload: impl Into<Bytes>) -> Request {
+        Request {
+            subject: subject.into(),
+            payload: payload.into(),
+            options: RequestOptions::default(),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Unique ids for inboxes and request tokens: 22 base-62 characters, a
+//! random prefix that changes every 62^10 ids and a sequential suffix with
+//! a random increment, in the spirit of the NATS `nuid`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const PREFIX_LEN: usize = 12;
+const SEQ_LEN: usize = 10;
+const MAX_SEQ: u64 = 839_299_365_868_340_224; // 62^10
+
+/// A generator of unique ids.
+///
+/// # Examples
+///
+/// ```
+/// let mut nuid = nats_actix::nuid::Nuid::new();
+/// let a = nuid.next();
+/// let b = nuid.next();
+/// assert_eq!(a.len(), 22);
+/// assert_ne!(a, b);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Nuid {
+    prefix: [u8; PREFIX_LEN],
+    seq: u64,
+    inc: u64,
+    rng: u64,
+}
+
+impl Default for Nuid {
+    fn default() -> Self {
+        Nuid::new()
+    }
+}
+
+fn seed() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let c = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    // Mix the address of a stack value in, for processes started together.
+    let local = 0u8;
+    let addr = std::ptr::addr_of!(local) as u64;
+    splitmix(nanos ^ c ^ addr.rotate_left(32) ^ u64::from(std::process::id()))
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+impl Nuid {
+    /// A generator with a fresh random prefix.
+    pub fn new() -> Nuid {
+        let mut n = Nuid {
+            prefix: [0; PREFIX_LEN],
+            seq: 0,
+            inc: 0,
+            rng: seed(),
+        };
+        n.randomize();
+        n
+    }
+
+    fn rand(&mut self) -> u64 {
+        self.rng = splitmix(self.rng);
+        self.rng
+    }
+
+    fn randomize(&mut self) {
+        for i in 0..PREFIX_LEN {
+            let r = self.rand();
+            self.prefix[i] = DIGITS[(r % 62) as usize];
+        }
+        self.seq = self.rand() % MAX_SEQ;
+        self.inc = 33 + self.rand() % 300;
+    }
+
+    /// The next id.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> String {
+        self.seq += self.inc;
+        if self.seq >= MAX_SEQ {
+            self.randomize();
+        }
+        let mut out = [0u8; PREFIX_LEN + SEQ_LEN];
+        out[..PREFIX_LEN].copy_from_slice(&self.prefix);
+        let mut s = self.seq;
+        for i in (PREFIX_LEN..PREFIX_LEN + SEQ_LEN).rev() {
+            out[i] = DIGITS[(s % 62) as usize];
+            s /= 62;
+        }
+        out.iter().map(|b| *b as char).collect()
+    }
+}
+
+/// A new unique id from a fresh generator.
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(nats_actix::nuid::next(), nats_actix::nuid::next());
+/// ```
+pub fn next() -> String {
+    Nuid::new().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn unique_and_base62() {
+        let mut n = Nuid::new();
+        let mut seen = HashSet::new();
+        for _ in 0..100_000 {
+            let id = n.next();
+            assert_eq!(id.len(), 22);
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(seen.insert(id));
+        }
+        assert_ne!(Nuid::new().next()[..12], Nuid::new().next()[..12]);
+    }
+}

@@ -1,0 +1,1611 @@
+//! Connection options: server addresses ([`ServerAddr`]) and the
+//! [`ConnectOptions`] builder.
+//!
+//! The options follow nats.deno's `ConnectionOptions` (same names in
+//! snake case, same defaults unless noted), plus a few limits of our own
+//! (buffer sizes, parser caps, per-subscription pending limits).
+//!
+//! Setters never fail, so they chain; anything that can be wrong (a server
+//! address that does not parse, an invalid inbox prefix, a zero interval) is
+//! reported by [`ConnectOptions::validate`].
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use nats_actix::options::ConnectOptions;
+//!
+//! let opts = ConnectOptions::new()
+//!     .servers(["nats://a.example:4222", "tls://b.example"])
+//!     .name("billing")
+//!     .ping_interval(Duration::from_secs(30))
+//!     .max_reconnect_attempts(-1);
+//! opts.validate()?;
+//! assert_eq!(opts.server_addrs().len(), 2);
+//! # Ok::<(), nats_actix::Error>(())
+//! ```
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+use crate::proto::ConnectInfo;
+use crate::subject::validate_publish;
+
+/// The port used when an address names none.
+pub const DEFAULT_PORT: u16 = 4222;
+
+/// The message of an invalid option, carried as the source of an
+/// [`ErrorKind::InvalidArgument`] error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OptionError(String);
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::with_source(ErrorKind::InvalidArgument, OptionError(msg.into()))
+}
+
+// ---------------------------------------------------------------------------
+// ServerAddr
+// ---------------------------------------------------------------------------
+
+/// A parsed server address.
+///
+/// Accepted forms: `nats://host:port`, `tls://host:port` (TLS required),
+/// bare `host`, `host:port`, IPv4 literals, `[::1]:4222`, `[::1]` and bare
+/// IPv6 literals such as `::1` (two or more colons without brackets: the
+/// whole string is the host and the port is the default). User info may be
+/// given as `user:pass@` or as `token@` (a user part without a password is a
+/// token, as in nats.go and nats.deno), percent-encoded where needed. The
+/// default port is 4222; surrounding whitespace and a trailing `/` are
+/// ignored. WebSocket schemes (`ws://`, `wss://`) are rejected.
+///
+/// `Display` and `Debug` never show the password or token.
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::options::ServerAddr;
+///
+/// let addr: ServerAddr = "tls://alice:s%40cret@[::1]:4443".parse()?;
+/// assert_eq!(addr.host(), "::1");
+/// assert_eq!(addr.port(), 4443);
+/// assert!(addr.tls_required());
+/// assert_eq!(addr.user(), Some("alice"));
+/// assert_eq!(addr.pass(), Some("s@cret"));
+/// assert!(addr.is_ip());
+/// assert_eq!(addr.socket_addr_string(), "[::1]:4443");
+/// assert_eq!(addr.to_string(), "tls://[::1]:4443");
+///
+/// let addr = ServerAddr::parse("localhost")?;
+/// assert_eq!(addr.to_string(), "nats://localhost:4222");
+/// # Ok::<(), nats_actix::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ServerAddr {
+    host: String,
+    port: u16,
+    tls_required: bool,
+    user: Option<String>,
+    pass: Option<String>,
+    token: Option<String>,
+}
+
+impl ServerAddr {
+    /// Parses a server address (see the type's documentation for the
+    /// accepted forms).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] for an empty string, an unknown or
+    /// WebSocket scheme, an empty host, a port that is not a number in
+    /// `1..=65535`, a path, or malformed user info.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::{ErrorKind, options::ServerAddr};
+    /// assert_eq!(ServerAddr::parse("demo.nats.io:4443")?.port(), 4443);
+    /// let err = ServerAddr::parse("ws://demo.nats.io").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), nats_actix::Error>(())
+    /// ```
+    pub fn parse(s: &str) -> Result<ServerAddr, Error> {
+        parse_addr(s).map_err(invalid)
+    }
+
+    /// The host name or IP literal (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the address uses the `tls://` scheme.
+    pub fn tls_required(&self) -> bool {
+        self.tls_required
+    }
+
+    /// The user name from the address's user info, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The password from the address's user info, if any.
+    pub fn pass(&self) -> Option<&str> {
+        self.pass.as_deref()
+    }
+
+    /// The token from the address's user info (a user part with no
+    /// password), if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Whether the address carries a user, password or token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::ServerAddr;
+    /// assert!(ServerAddr::parse("nats://t0k3n@host")?.has_credentials());
+    /// assert!(!ServerAddr::parse("nats://host")?.has_credentials());
+    /// # Ok::<(), nats_actix::Error>(())
+    /// ```
+    pub fn has_credentials(&self) -> bool {
+        self.user.is_some() || self.pass.is_some() || self.token.is_some()
+    }
+
+    /// Whether the host is an IP literal (rather than a name to resolve).
+    pub fn is_ip(&self) -> bool {
+        self.host.parse::<IpAddr>().is_ok()
+    }
+
+    /// `host:port`, with brackets around an IPv6 host, ready for
+    /// `TcpStream::connect`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::ServerAddr;
+    /// assert_eq!(ServerAddr::parse("::1")?.socket_addr_string(), "[::1]:4222");
+    /// assert_eq!(ServerAddr::parse("host:1")?.socket_addr_string(), "host:1");
+    /// # Ok::<(), nats_actix::Error>(())
+    /// ```
+    pub fn socket_addr_string(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls_required { "tls" } else { "nats" }
+    }
+}
+
+impl fmt::Display for ServerAddr {
+    /// `scheme://host:port`, credentials left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme(), self.socket_addr_string())
+    }
+}
+
+impl fmt::Debug for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerAddr")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls_required", &self.tls_required)
+            .field("user", &self.user)
+            .field("pass", &redact(&self.pass))
+            .field("token", &redact(&self.token))
+            .finish()
+    }
+}
+
+impl FromStr for ServerAddr {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ServerAddr::parse(s)
+    }
+}
+
+fn redact(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "<redacted>")
+}
+
+/// Parses one address; the error is a message that never contains user
+/// info.
+fn parse_addr(s: &str) -> Result<ServerAddr, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty server address".to_string());
+    }
+
+    let (tls_required, rest) = match s.find("://") {
+        Some(i) => {
+            let scheme = &s[..i];
+            let tls = match scheme.to_ascii_lowercase().as_str() {
+                "nats" => false,
+                "tls" => true,
+                "ws" | "wss" => {
+                    return Err(format!("websocket not supported (scheme '{scheme}')"));
+                }
+                _ => return Err(format!("unknown scheme '{scheme}' (expected nats or tls)")),
+            };
+            (tls, &s[i + 3..])
+        }
+        None => (false, s),
+    };
+
+    // Tolerate trailing slashes; anything else after the authority is a
+    // path we do not support.
+    let rest = rest.trim_end_matches('/');
+
+    // User info ends at the last '@' so unencoded '@' in a password works.
+    let (userinfo, hostport) = match rest.rfind('@') {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+        None => (None, rest),
+    };
+
+    let (user, pass, token) = match userinfo {
+        None => (None, None, None),
+        Some(info) => parse_userinfo(info)?,
+    };
+
+    let (host, port) = split_host_port(hostport)?;
+
+    Ok(ServerAddr {
+        host,
+        port,
+        tls_required,
+        user,
+        pass,
+        token,
+    })
+}
+
+type UserInfo = (Option<String>, Option<String>, Option<String>);
+
+fn parse_userinfo(info: &str) -> Result<UserInfo, String> {
+    if info.is_empty() {
+        return Err("empty user info before '@'".to_string());
+    }
+    match info.split_once(':') {
+        Some((user, pass)) => {
+            if user.is_empty() {
+                return Err("empty user name in user info".to_string());
+            }
+            Ok((
+                Some(percent_decode(user)?),
+                Some(percent_decode(pass)?),
+                None,
+            ))
+        }
+        None => Ok((None, None, Some(percent_decode(info)?))),
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hi = bytes.get(i + 1).copied().and_then(hex);
+            let lo = bytes.get(i + 2).copied().and_then(hex);
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                }
+                _ => return Err("invalid percent-encoding in user info".to_string()),
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "user info is not valid UTF-8 once decoded".to_string())
+}
+
+fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
+    if hostport.is_empty() {
+        return Err("empty host".to_string());
+    }
+    if hostport.contains(['/', '?', '#']) {
+        return Err("unexpected path, query or fragment after the host".to_string());
+    }
+    if let Some(bracketed) = hostport.strip_prefix('[') {
+        let Some(end) = bracketed.find(']') else {
+            return Err("missing ']' after IPv6 address".to_string());
+        };
+        let host = &bracketed[..end];
+        if host.is_empty() {
+            return Err("empty host".to_string());
+        }
+        if host.parse::<Ipv6Addr>().is_err() {
+            return Err(format!("invalid IPv6 address '{host}'"));
+        }
+        let after = &bracketed[end + 1..];
+        let port = if after.is_empty() {
+            DEFAULT_PORT
+        } else if let Some(port) = after.strip_prefix(':') {
+            parse_port(port)?
+        } else {
+            return Err(format!("unexpected '{after}' after IPv6 address"));
+        };
+        return Ok((host.to_string(), port));
+    }
+
+    let colons = hostport.bytes().filter(|&b| b == b':').count();
+    let (host, port) = if colons >= 2 {
+        // Bare IPv6 literal: the whole thing is the host.
+        if hostport.parse::<Ipv6Addr>().is_err() {
+            return Err(format!("invalid IPv6 address '{hostport}'"));
+        }
+        (hostport, DEFAULT_PORT)
+    } else if let Some((host, port)) = hostport.split_once(':') {
+        (host, parse_port(port)?)
+    } else {
+        (hostport, DEFAULT_PORT)
+    };
+    if host.is_empty() {
+        return Err("empty host".to_string());
+    }
+    if let Some(c) = host
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '/' | '?' | '#' | '[' | ']' | '@' | '%'))
+    {
+        return Err(format!("invalid character {c:?} in host '{host}'"));
+    }
+    Ok((host.to_string(), port))
+}
+
+fn parse_port(port: &str) -> Result<u16, String> {
+    if port.is_empty() {
+        return Err("empty port".to_string());
+    }
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("invalid port '{port}': not a number"));
+    }
+    match port.parse::<u16>() {
+        Ok(n) if n != 0 => Ok(n),
+        _ => Err(format!("invalid port '{port}': must be in 1..=65535")),
+    }
+}
+
+/// Parses each entry of a comma-separated list into a [`ServerAddr`];
+/// blank entries (as left by a trailing comma) are skipped.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidArgument`] when an entry does not parse or the list
+/// holds no address at all.
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::options::parse_servers;
+/// let servers = parse_servers("nats://a:4222, tls://b:4443,")?;
+/// assert_eq!(servers.len(), 2);
+/// assert!(servers[1].tls_required());
+/// assert!(parse_servers(" , ").is_err());
+/// # Ok::<(), nats_actix::Error>(())
+/// ```
+pub fn parse_servers(list: &str) -> Result<Vec<ServerAddr>, Error> {
+    let servers = parse_list(list).map_err(invalid)?;
+    if servers.is_empty() {
+        return Err(invalid("empty server list"));
+    }
+    Ok(servers)
+}
+
+fn parse_list(list: &str) -> Result<Vec<ServerAddr>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(parse_addr)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// ConnectOptions
+// ---------------------------------------------------------------------------
+
+/// Computes the delay before reconnect attempt `n` (see
+/// [`ConnectOptions::reconnect_delay_handler`]).
+pub(crate) type ReconnectDelayHandler = Arc<dyn Fn(usize) -> Duration + Send + Sync>;
+
+/// How to connect, authenticate and behave: a builder.
+///
+/// Start from [`ConnectOptions::new`] (the defaults), chain setters named
+/// after the option, then call [`validate`](ConnectOptions::validate) (the
+/// client does too). Defaults follow nats.deno:
+///
+/// | option | default |
+/// |---|---|
+/// | servers | `nats://127.0.0.1:4222` (nats.deno: `localhost:4222`) |
+/// | port | 4222 (only used when no server is given) |
+/// | name | none |
+/// | verbose, pedantic, no_echo, no_randomize, no_resolve, debug | false |
+/// | ignore_cluster_updates, ignore_auth_error_abort | false |
+/// | inbox_prefix | `_INBOX` |
+/// | max_ping_out | 2 |
+/// | ping_interval | 120 s |
+/// | reconnect | true |
+/// | max_reconnect_attempts | 10 (negative: unlimited) |
+/// | reconnect_time_wait | 2 s |
+/// | reconnect_jitter / reconnect_jitter_tls | 100 ms / 1 s |
+/// | reconnect_delay_handler | none (time wait plus jitter) |
+/// | connection_timeout (deno `timeout`) | 20 s |
+/// | wait_on_first_connect | false |
+/// | tls_required, tls_handshake_first | false |
+/// | reconnect_buffer_size | 8 MiB |
+/// | pending_msgs_limit / pending_bytes_limit | 65,536 / 64 MiB |
+/// | request_timeout | 1 s |
+/// | write_buffer_limit | 8 MiB |
+/// | max_control_line / max_payload_ceiling | 64 KiB / 64 MiB |
+/// | flush_watermark | 64 KiB |
+///
+/// `Debug` redacts the password, token and nkey seed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use nats_actix::options::ConnectOptions;
+///
+/// let opts = ConnectOptions::new()
+///     .server("nats://127.0.0.1:4222,nats://127.0.0.1:4223")
+///     .name("orders")
+///     .user("alice")
+///     .pass("hunter2")
+///     .no_echo(true)
+///     .reconnect_delay_handler(|attempt| Duration::from_millis(100 * attempt as u64))
+///     .request_timeout(Duration::from_secs(5));
+/// assert!(opts.validate().is_ok());
+/// assert_eq!(opts.server_addrs().len(), 2);
+/// assert!(!format!("{opts:?}").contains("hunter2"));
+///
+/// let bad = ConnectOptions::new().server("nats://host:99999");
+/// assert!(bad.validate().is_err());
+/// ```
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub(crate) servers: Vec<ServerAddr>,
+    /// The first server-parse error, reported by `validate`.
+    pub(crate) server_error: Option<String>,
+    pub(crate) port: u16,
+    pub(crate) name: Option<String>,
+    pub(crate) verbose: bool,
+    pub(crate) pedantic: bool,
+    pub(crate) no_echo: bool,
+    pub(crate) no_randomize: bool,
+    pub(crate) no_resolve: bool,
+    pub(crate) debug: bool,
+    pub(crate) ignore_cluster_updates: bool,
+    pub(crate) ignore_auth_error_abort: bool,
+    pub(crate) inbox_prefix: String,
+    pub(crate) max_ping_out: usize,
+    pub(crate) ping_interval: Duration,
+    pub(crate) reconnect: bool,
+    pub(crate) max_reconnect_attempts: Option<usize>,
+    pub(crate) reconnect_time_wait: Duration,
+    pub(crate) reconnect_jitter: Duration,
+    pub(crate) reconnect_jitter_tls: Duration,
+    pub(crate) reconnect_delay_handler: Option<ReconnectDelayHandler>,
+    pub(crate) connection_timeout: Duration,
+    pub(crate) wait_on_first_connect: bool,
+    pub(crate) user: Option<String>,
+    pub(crate) pass: Option<String>,
+    pub(crate) token: Option<String>,
+    pub(crate) nkey_seed: Option<String>,
+    pub(crate) credentials_file: Option<PathBuf>,
+    pub(crate) tls_required: bool,
+    pub(crate) tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_cert_file: Option<PathBuf>,
+    pub(crate) tls_key_file: Option<PathBuf>,
+    pub(crate) tls_handshake_first: bool,
+    pub(crate) reconnect_buffer_size: usize,
+    pub(crate) pending_msgs_limit: usize,
+    pub(crate) pending_bytes_limit: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) write_buffer_limit: usize,
+    pub(crate) max_control_line: usize,
+    pub(crate) max_payload_ceiling: usize,
+    pub(crate) flush_watermark: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            servers: Vec::new(),
+            server_error: None,
+            port: DEFAULT_PORT,
+            name: None,
+            verbose: false,
+            pedantic: false,
+            no_echo: false,
+            no_randomize: false,
+            no_resolve: false,
+            debug: false,
+            ignore_cluster_updates: false,
+            ignore_auth_error_abort: false,
+            inbox_prefix: "_INBOX".to_string(),
+            max_ping_out: 2,
+            ping_interval: Duration::from_secs(120),
+            reconnect: true,
+            max_reconnect_attempts: Some(10),
+            reconnect_time_wait: Duration::from_secs(2),
+            reconnect_jitter: Duration::from_millis(100),
+            reconnect_jitter_tls: Duration::from_secs(1),
+            reconnect_delay_handler: None,
+            connection_timeout: Duration::from_secs(20),
+            wait_on_first_connect: false,
+            user: None,
+            pass: None,
+            token: None,
+            nkey_seed: None,
+            credentials_file: None,
+            tls_required: false,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_handshake_first: false,
+            reconnect_buffer_size: 8 * 1024 * 1024,
+            pending_msgs_limit: 65_536,
+            pending_bytes_limit: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(1),
+            write_buffer_limit: 8 * 1024 * 1024,
+            max_control_line: 64 * 1024,
+            max_payload_ceiling: 64 * 1024 * 1024,
+            flush_watermark: 64 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("servers", &self.servers)
+            .field("server_error", &self.server_error)
+            .field("port", &self.port)
+            .field("name", &self.name)
+            .field("verbose", &self.verbose)
+            .field("pedantic", &self.pedantic)
+            .field("no_echo", &self.no_echo)
+            .field("no_randomize", &self.no_randomize)
+            .field("no_resolve", &self.no_resolve)
+            .field("debug", &self.debug)
+            .field("ignore_cluster_updates", &self.ignore_cluster_updates)
+            .field("ignore_auth_error_abort", &self.ignore_auth_error_abort)
+            .field("inbox_prefix", &self.inbox_prefix)
+            .field("max_ping_out", &self.max_ping_out)
+            .field("ping_interval", &self.ping_interval)
+            .field("reconnect", &self.reconnect)
+            .field("max_reconnect_attempts", &self.max_reconnect_attempts)
+            .field("reconnect_time_wait", &self.reconnect_time_wait)
+            .field("reconnect_jitter", &self.reconnect_jitter)
+            .field("reconnect_jitter_tls", &self.reconnect_jitter_tls)
+            .field(
+                "reconnect_delay_handler",
+                &self.reconnect_delay_handler.as_ref().map(|_| "<fn>"),
+            )
+            .field("connection_timeout", &self.connection_timeout)
+            .field("wait_on_first_connect", &self.wait_on_first_connect)
+            .field("user", &self.user)
+            .field("pass", &redact(&self.pass))
+            .field("token", &redact(&self.token))
+            .field("nkey_seed", &redact(&self.nkey_seed))
+            .field("credentials_file", &self.credentials_file)
+            .field("tls_required", &self.tls_required)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field("tls_handshake_first", &self.tls_handshake_first)
+            .field("reconnect_buffer_size", &self.reconnect_buffer_size)
+            .field("pending_msgs_limit", &self.pending_msgs_limit)
+            .field("pending_bytes_limit", &self.pending_bytes_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("write_buffer_limit", &self.write_buffer_limit)
+            .field("max_control_line", &self.max_control_line)
+            .field("max_payload_ceiling", &self.max_payload_ceiling)
+            .field("flush_watermark", &self.flush_watermark)
+            .finish()
+    }
+}
+
+impl ConnectOptions {
+    /// The default options (see the table on [`ConnectOptions`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add_servers(&mut self, list: &str) {
+        match parse_list(list) {
+            Ok(mut addrs) if !addrs.is_empty() => self.servers.append(&mut addrs),
+            Ok(_) => self.defer_error("empty server address".to_string()),
+            Err(e) => self.defer_error(e),
+        }
+    }
+
+    fn defer_error(&mut self, msg: String) {
+        if self.server_error.is_none() {
+            self.server_error = Some(msg);
+        }
+    }
+
+    // ----- servers --------------------------------------------------------
+
+    /// Replaces the server list (and any deferred parse error). Each string
+    /// may hold several comma-separated addresses in any form
+    /// [`ServerAddr`] accepts. A string that does not parse is remembered
+    /// and reported by [`validate`](Self::validate). An empty list means
+    /// the default, `nats://127.0.0.1:<port>` (nats.deno: `localhost:4222`).
+    pub fn servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.servers.clear();
+        self.server_error = None;
+        for s in servers {
+            self.add_servers(s.as_ref());
+        }
+        self
+    }
+
+    /// Appends one server (or several, comma-separated) to the list; parse
+    /// errors are deferred to [`validate`](Self::validate).
+    pub fn server(mut self, server: impl AsRef<str>) -> Self {
+        self.add_servers(server.as_ref());
+        self
+    }
+
+    /// The port of the default server, used only when no server is given.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The servers that parsed, in order (empty when none was given).
+    pub fn server_addrs(&self) -> &[ServerAddr] {
+        &self.servers
+    }
+
+    /// The servers to try: the configured ones, or the default
+    /// `nats://127.0.0.1:<port>` when none was given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::ConnectOptions;
+    /// let servers = ConnectOptions::new().port(4333).servers_or_default();
+    /// assert_eq!(servers[0].to_string(), "nats://127.0.0.1:4333");
+    /// ```
+    pub fn servers_or_default(&self) -> Vec<ServerAddr> {
+        if self.servers.is_empty() {
+            vec![ServerAddr {
+                host: "127.0.0.1".to_string(),
+                port: self.port,
+                tls_required: false,
+                user: None,
+                pass: None,
+                token: None,
+            }]
+        } else {
+            self.servers.clone()
+        }
+    }
+
+    // ----- identity and protocol -------------------------------------------
+
+    /// A client name shown in server monitoring; recommended.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Asks the server for `+OK` after every operation.
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Asks the server for strict subject checks.
+    pub fn pedantic(mut self, pedantic: bool) -> Self {
+        self.pedantic = pedantic;
+        self
+    }
+
+    /// When true, messages this client publishes are not delivered to its
+    /// own subscriptions.
+    pub fn no_echo(mut self, no_echo: bool) -> Self {
+        self.no_echo = no_echo;
+        self
+    }
+
+    /// When true, the servers are tried in the given order instead of a
+    /// shuffled one (nats.deno `noRandomize`).
+    pub fn no_randomize(mut self, no_randomize: bool) -> Self {
+        self.no_randomize = no_randomize;
+        self
+    }
+
+    /// Accepted for parity with nats.deno `noResolve`; for now host names
+    /// are always resolved by the OS resolver.
+    pub fn no_resolve(mut self, no_resolve: bool) -> Self {
+        self.no_resolve = no_resolve;
+        self
+    }
+
+    /// Traces the protocol through `tracing` at debug level, credentials
+    /// redacted.
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
+    /// Ignores the cluster topology (`connect_urls`) the server announces.
+    pub fn ignore_cluster_updates(mut self, ignore: bool) -> Self {
+        self.ignore_cluster_updates = ignore;
+        self
+    }
+
+    /// Keeps reconnecting even after repeated authentication errors
+    /// (normally two in a row abort).
+    pub fn ignore_auth_error_abort(mut self, ignore: bool) -> Self {
+        self.ignore_auth_error_abort = ignore;
+        self
+    }
+
+    /// The prefix of generated inbox subjects; must be a valid publish
+    /// subject without wildcards (checked by [`validate`](Self::validate)).
+    pub fn inbox_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.inbox_prefix = prefix.into();
+        self
+    }
+
+    // ----- liveness -------------------------------------------------------
+
+    /// How many pings may go unanswered before the connection is stale.
+    pub fn max_ping_out(mut self, max: usize) -> Self {
+        self.max_ping_out = max;
+        self
+    }
+
+    /// The interval between client pings.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How long to wait for a connection (TCP, TLS and the `INFO`/`CONNECT`
+    /// handshake) to be established (nats.deno `timeout`).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// When true, a failed first connection falls back to reconnecting
+    /// instead of failing.
+    pub fn wait_on_first_connect(mut self, wait: bool) -> Self {
+        self.wait_on_first_connect = wait;
+        self
+    }
+
+    // ----- reconnect ------------------------------------------------------
+
+    /// Whether to reconnect after the connection is lost.
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    /// The maximum reconnect attempts per server; any negative value (as
+    /// nats.deno's `-1`) means unlimited.
+    pub fn max_reconnect_attempts(mut self, attempts: i64) -> Self {
+        self.max_reconnect_attempts = if attempts < 0 {
+            None
+        } else {
+            Some(usize::try_from(attempts).unwrap_or(usize::MAX))
+        };
+        self
+    }
+
+    /// The wait between reconnect attempts to the same server.
+    pub fn reconnect_time_wait(mut self, wait: Duration) -> Self {
+        self.reconnect_time_wait = wait;
+        self
+    }
+
+    /// The maximum random delay added to the reconnect wait.
+    pub fn reconnect_jitter(mut self, jitter: Duration) -> Self {
+        self.reconnect_jitter = jitter;
+        self
+    }
+
+    /// The maximum random delay added to the reconnect wait when TLS is in
+    /// use.
+    pub fn reconnect_jitter_tls(mut self, jitter: Duration) -> Self {
+        self.reconnect_jitter_tls = jitter;
+        self
+    }
+
+    /// A function of the attempt number returning the delay before the next
+    /// reconnect attempt; replaces time wait plus jitter.
+    pub fn reconnect_delay_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(usize) -> Duration + Send + Sync + 'static,
+    {
+        self.reconnect_delay_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// The bytes buffered while reconnecting and flushed once connected
+    /// again; 0 disables buffering (publishes fail while disconnected).
+    pub fn reconnect_buffer_size(mut self, size: usize) -> Self {
+        self.reconnect_buffer_size = size;
+        self
+    }
+
+    // ----- authentication -------------------------------------------------
+
+    /// The user name. Credentials in a server URL take precedence.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The password. Credentials in a server URL take precedence.
+    pub fn pass(mut self, pass: impl Into<String>) -> Self {
+        self.pass = Some(pass.into());
+        self
+    }
+
+    /// The authentication token. Credentials in a server URL take
+    /// precedence.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// An nkey seed. Stored; authentication modes beyond user/pass and
+    /// token arrive with the auth issue.
+    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
+        self.nkey_seed = Some(seed.into());
+        self
+    }
+
+    /// A `.creds` file (user JWT and nkey seed). Stored; authentication
+    /// modes beyond user/pass and token arrive with the auth issue.
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.credentials_file = Some(path.into());
+        self
+    }
+
+    // ----- TLS ------------------------------------------------------------
+
+    /// Requires TLS on every server (as if each were `tls://`). Stored; TLS
+    /// arrives in a later issue.
+    pub fn tls_required(mut self, required: bool) -> Self {
+        self.tls_required = required;
+        self
+    }
+
+    /// A PEM file of CA certificates to trust. Stored; TLS arrives in a
+    /// later issue.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self
+    }
+
+    /// A client certificate chain and its private key (PEM files). Stored;
+    /// TLS arrives in a later issue.
+    pub fn tls_client_cert(
+        mut self,
+        cert_path: impl Into<PathBuf>,
+        key_path: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls_cert_file = Some(cert_path.into());
+        self.tls_key_file = Some(key_path.into());
+        self
+    }
+
+    /// Starts TLS before the server's `INFO` (servers configured with
+    /// `handshake_first`). Stored; TLS arrives in a later issue.
+    pub fn tls_handshake_first(mut self, first: bool) -> Self {
+        self.tls_handshake_first = first;
+        self
+    }
+
+    // ----- limits (beyond nats.deno) ----------------------------------------
+
+    /// The default pending message limit of each subscription (nats.go
+    /// uses 512K; we use 65,536).
+    pub fn pending_msgs_limit(mut self, limit: usize) -> Self {
+        self.pending_msgs_limit = limit;
+        self
+    }
+
+    /// The default pending byte limit of each subscription.
+    pub fn pending_bytes_limit(mut self, limit: usize) -> Self {
+        self.pending_bytes_limit = limit;
+        self
+    }
+
+    /// The default timeout of a request.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The backpressure bound of the connection's write buffer.
+    pub fn write_buffer_limit(mut self, limit: usize) -> Self {
+        self.write_buffer_limit = limit;
+        self
+    }
+
+    /// The longest control line the parser accepts from the server.
+    pub fn max_control_line(mut self, max: usize) -> Self {
+        self.max_control_line = max;
+        self
+    }
+
+    /// The largest payload the parser accepts, whatever the server
+    /// announces as `max_payload`.
+    pub fn max_payload_ceiling(mut self, max: usize) -> Self {
+        self.max_payload_ceiling = max;
+        self
+    }
+
+    /// The buffered bytes at which the connection flushes without waiting
+    /// for the end of the batch.
+    pub fn flush_watermark(mut self, watermark: usize) -> Self {
+        self.flush_watermark = watermark;
+        self
+    }
+
+    // ----- checks ---------------------------------------------------------
+
+    /// Checks the options: deferred server-parse errors, the inbox prefix,
+    /// intervals, timeouts and limits.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] whose source says which option is
+    /// wrong and why.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nats_actix::{ErrorKind, options::ConnectOptions};
+    /// let err = ConnectOptions::new()
+    ///     .ping_interval(Duration::ZERO)
+    ///     .validate()
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// assert_eq!(err.to_string(), "invalid argument: ping_interval must be greater than zero");
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(e) = &self.server_error {
+            return Err(invalid(format!("invalid server address: {e}")));
+        }
+        if self.servers.is_empty() && self.port == 0 {
+            return Err(invalid("port must not be 0"));
+        }
+        if self.inbox_prefix.is_empty() {
+            return Err(invalid("inbox_prefix must not be empty"));
+        }
+        if let Err(e) = validate_publish(&self.inbox_prefix) {
+            return Err(invalid(format!(
+                "inbox_prefix '{}' is not a valid subject: {e}",
+                self.inbox_prefix
+            )));
+        }
+        if self.ping_interval.is_zero() {
+            return Err(invalid("ping_interval must be greater than zero"));
+        }
+        if self.max_ping_out == 0 {
+            return Err(invalid("max_ping_out must be at least 1"));
+        }
+        if self.connection_timeout.is_zero() {
+            return Err(invalid("connection_timeout must be greater than zero"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(invalid("request_timeout must be greater than zero"));
+        }
+        let positive = [
+            ("pending_msgs_limit", self.pending_msgs_limit),
+            ("pending_bytes_limit", self.pending_bytes_limit),
+            ("write_buffer_limit", self.write_buffer_limit),
+            ("max_control_line", self.max_control_line),
+            ("max_payload_ceiling", self.max_payload_ceiling),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(invalid(format!("{name} must be greater than zero")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `CONNECT` options for `server`. Credentials in the server's URL
+    /// take precedence: when it has any, only they are sent; otherwise the
+    /// user, password and token options are.
+    pub(crate) fn connect_info(&self, server: &ServerAddr) -> ConnectInfo {
+        let (user, pass, token) = if server.has_credentials() {
+            (
+                server.user.clone(),
+                server.pass.clone(),
+                server.token.clone(),
+            )
+        } else {
+            (self.user.clone(), self.pass.clone(), self.token.clone())
+        };
+        ConnectInfo {
+            verbose: self.verbose,
+            pedantic: self.pedantic,
+            tls_required: self.tls_required || server.tls_required,
+            name: self.name.clone(),
+            echo: !self.no_echo,
+            headers: true,
+            no_responders: true,
+            user,
+            pass,
+            auth_token: token,
+            ..ConnectInfo::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> ServerAddr {
+        match ServerAddr::parse(s) {
+            Ok(a) => a,
+            Err(e) => panic!("{s:?} should parse: {e}"),
+        }
+    }
+
+    fn reject(s: &str) -> String {
+        match ServerAddr::parse(s) {
+            Ok(a) => panic!("{s:?} should be rejected, got {a:?}"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{s:?}");
+                e.to_string()
+            }
+        }
+    }
+
+    fn hp(a: &ServerAddr) -> (&str, u16, bool) {
+        (a.host(), a.port(), a.tls_required())
+    }
+
+    #[test]
+    fn parses_schemes() {
+        assert_eq!(hp(&addr("nats://host:4223")), ("host", 4223, false));
+        assert_eq!(hp(&addr("tls://host:4443")), ("host", 4443, true));
+        assert_eq!(hp(&addr("NATS://host")), ("host", 4222, false));
+        assert_eq!(hp(&addr("tls://host")), ("host", 4222, true));
+    }
+
+    #[test]
+    fn parses_bare_forms() {
+        assert_eq!(hp(&addr("host")), ("host", 4222, false));
+        assert_eq!(hp(&addr("host:1234")), ("host", 1234, false));
+        assert_eq!(hp(&addr("127.0.0.1")), ("127.0.0.1", 4222, false));
+        assert_eq!(hp(&addr("127.0.0.1:65535")), ("127.0.0.1", 65535, false));
+        assert_eq!(hp(&addr("demo.nats.io")), ("demo.nats.io", 4222, false));
+    }
+
+    #[test]
+    fn parses_ipv6() {
+        assert_eq!(hp(&addr("[::1]:4222")), ("::1", 4222, false));
+        assert_eq!(hp(&addr("[::1]:5000")), ("::1", 5000, false));
+        assert_eq!(hp(&addr("[::1]")), ("::1", 4222, false));
+        assert_eq!(hp(&addr("::1")), ("::1", 4222, false));
+        assert_eq!(hp(&addr("fe80::1:2")), ("fe80::1:2", 4222, false));
+        assert_eq!(
+            hp(&addr("nats://[2001:db8::1]:7")),
+            ("2001:db8::1", 7, false)
+        );
+        assert_eq!(hp(&addr("tls://[::1]")), ("::1", 4222, true));
+        assert!(addr("::1").is_ip());
+        assert_eq!(addr("::1").socket_addr_string(), "[::1]:4222");
+        assert_eq!(addr("[::1]:9").to_string(), "nats://[::1]:9");
+    }
+
+    #[test]
+    fn parses_user_info() {
+        let a = addr("nats://user:pass@host:4333");
+        assert_eq!(a.user(), Some("user"));
+        assert_eq!(a.pass(), Some("pass"));
+        assert_eq!(a.token(), None);
+        assert_eq!(hp(&a), ("host", 4333, false));
+        assert!(a.has_credentials());
+
+        let a = addr("nats://s3cr3t@host");
+        assert_eq!(a.token(), Some("s3cr3t"));
+        assert_eq!(a.user(), None);
+        assert_eq!(a.pass(), None);
+        assert_eq!(hp(&a), ("host", 4222, false));
+
+        let a = addr("nats://a%40b:p%3Aw%2Fd%25@host");
+        assert_eq!(a.user(), Some("a@b"));
+        assert_eq!(a.pass(), Some("p:w/d%"));
+
+        // Unencoded '@' in the password: the last '@' ends the user info.
+        let a = addr("nats://u:p@ss@host");
+        assert_eq!(a.pass(), Some("p@ss"));
+        assert_eq!(a.host(), "host");
+
+        let a = addr("user:@host");
+        assert_eq!(a.user(), Some("user"));
+        assert_eq!(a.pass(), Some(""));
+
+        let a = addr("tls://tok@[::1]:4443");
+        assert_eq!(a.token(), Some("tok"));
+        assert_eq!(hp(&a), ("::1", 4443, true));
+
+        let a = addr("nats://%E2%9C%93@host");
+        assert_eq!(a.token(), Some("✓"));
+    }
+
+    #[test]
+    fn trims_whitespace_and_trailing_slash() {
+        assert_eq!(hp(&addr("  nats://host:4222/  ")), ("host", 4222, false));
+        assert_eq!(hp(&addr("host/")), ("host", 4222, false));
+        assert_eq!(hp(&addr("\thost:1\n")), ("host", 1, false));
+        assert_eq!(hp(&addr("[::1]/")), ("::1", 4222, false));
+    }
+
+    #[test]
+    fn rejects_bad_addresses() {
+        assert!(reject("").contains("empty server address"));
+        assert!(reject("   ").contains("empty server address"));
+        assert!(reject("ws://host").contains("websocket not supported"));
+        assert!(reject("wss://host:443").contains("websocket not supported"));
+        assert!(reject("http://host").contains("unknown scheme 'http'"));
+        assert!(reject("://host").contains("unknown scheme"));
+        assert!(reject("host:abc").contains("not a number"));
+        assert!(reject("host:-1").contains("not a number"));
+        assert!(reject("host:+1").contains("not a number"));
+        assert!(reject("host:0").contains("1..=65535"));
+        assert!(reject("host:65536").contains("1..=65535"));
+        assert!(reject("host:99999999999999999999").contains("1..=65535"));
+        assert!(reject("host:").contains("empty port"));
+        assert!(reject("[::1]:").contains("empty port"));
+        assert!(reject("[::1]:0").contains("1..=65535"));
+        assert!(reject("nats://").contains("empty host"));
+        assert!(reject("nats://:4222").contains("empty host"));
+        assert!(reject(":4222").contains("empty host"));
+        assert!(reject("nats://user:pass@").contains("empty host"));
+        assert!(reject("[]:4222").contains("empty host"));
+        assert!(reject("[::1").contains("missing ']'"));
+        assert!(reject("[::1]x").contains("after IPv6"));
+        assert!(reject("[nothost]:1").contains("invalid IPv6"));
+        assert!(reject(":::::z").contains("invalid IPv6"));
+        assert!(reject("nats://host:4222/path").contains("unexpected path"));
+        assert!(reject("nats://host/path/").contains("unexpected path"));
+        assert!(reject("nats://host?x=1").contains("unexpected path"));
+        assert!(reject("nats://ho st").contains("invalid character"));
+        assert!(reject("@host").contains("empty user info"));
+        assert!(reject(":pass@host").contains("empty user name"));
+        assert!(reject("nats://u:p%zz@host").contains("percent-encoding"));
+        assert!(reject("nats://u:p%4@host").contains("percent-encoding"));
+        assert!(reject("nats://%ff@host").contains("UTF-8"));
+    }
+
+    #[test]
+    fn errors_never_echo_credentials() {
+        for s in [
+            "nats://alice:hunter2@host:abc",
+            "nats://alice:hunter2@",
+            "nats://hunter2@[x]",
+        ] {
+            let msg = reject(s);
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn display_and_debug_redact() {
+        let a = addr("tls://alice:hunter2@host:1");
+        assert_eq!(a.to_string(), "tls://host:1");
+        let dbg = format!("{a:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("alice"));
+        let a = addr("nats://t0k3n@host");
+        assert_eq!(a.to_string(), "nats://host:4222");
+        assert!(!format!("{a:?}").contains("t0k3n"));
+    }
+
+    #[test]
+    fn from_str_and_accessors() {
+        let a: ServerAddr = "nats://10.0.0.1:5".parse().expect("parses");
+        assert!(a.is_ip());
+        assert!(!a.has_credentials());
+        assert_eq!(a.socket_addr_string(), "10.0.0.1:5");
+        assert!(!addr("localhost").is_ip());
+        assert!("ws://x".parse::<ServerAddr>().is_err());
+    }
+
+    #[test]
+    fn parse_servers_lists() {
+        let list = parse_servers("nats://a:1, tls://b:2 ,c,,").expect("parses");
+        let got: Vec<_> = list.iter().map(hp).collect();
+        assert_eq!(got, [("a", 1, false), ("b", 2, true), ("c", 4222, false)]);
+        assert_eq!(
+            parse_servers("").map_err(|e| e.kind()).err(),
+            Some(ErrorKind::InvalidArgument)
+        );
+        assert!(parse_servers(",").is_err());
+        assert!(parse_servers("a,ws://b").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_table() {
+        let o = ConnectOptions::new();
+        assert!(o.servers.is_empty());
+        assert!(o.server_error.is_none());
+        assert_eq!(o.port, 4222);
+        assert_eq!(o.name, None);
+        assert!(!o.verbose);
+        assert!(!o.pedantic);
+        assert!(!o.no_echo);
+        assert!(!o.no_randomize);
+        assert!(!o.no_resolve);
+        assert!(!o.debug);
+        assert!(!o.ignore_cluster_updates);
+        assert!(!o.ignore_auth_error_abort);
+        assert_eq!(o.inbox_prefix, "_INBOX");
+        assert_eq!(o.max_ping_out, 2);
+        assert_eq!(o.ping_interval, Duration::from_millis(120_000));
+        assert!(o.reconnect);
+        assert_eq!(o.max_reconnect_attempts, Some(10));
+        assert_eq!(o.reconnect_time_wait, Duration::from_millis(2000));
+        assert_eq!(o.reconnect_jitter, Duration::from_millis(100));
+        assert_eq!(o.reconnect_jitter_tls, Duration::from_millis(1000));
+        assert!(o.reconnect_delay_handler.is_none());
+        assert_eq!(o.connection_timeout, Duration::from_millis(20_000));
+        assert!(!o.wait_on_first_connect);
+        assert_eq!((o.user, o.pass, o.token), (None, None, None));
+        assert_eq!(o.nkey_seed, None);
+        assert_eq!(o.credentials_file, None);
+        assert!(!o.tls_required);
+        assert_eq!(o.tls_ca_file, None);
+        assert_eq!((o.tls_cert_file, o.tls_key_file), (None, None));
+        assert!(!o.tls_handshake_first);
+        assert_eq!(o.reconnect_buffer_size, 8 * 1024 * 1024);
+        assert_eq!(o.pending_msgs_limit, 65_536);
+        assert_eq!(o.pending_bytes_limit, 64 * 1024 * 1024);
+        assert_eq!(o.request_timeout, Duration::from_secs(1));
+        assert_eq!(o.write_buffer_limit, 8 * 1024 * 1024);
+        assert_eq!(o.max_control_line, 64 * 1024);
+        assert_eq!(o.max_payload_ceiling, 64 * 1024 * 1024);
+        assert_eq!(o.flush_watermark, 64 * 1024);
+        assert!(ConnectOptions::default().validate().is_ok());
+        let servers = ConnectOptions::default().servers_or_default();
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].to_string(), "nats://127.0.0.1:4222");
+    }
+
+    #[test]
+    fn every_setter_changes_its_field() {
+        let o = ConnectOptions::new()
+            .servers(["nats://a:1"])
+            .server("b:2")
+            .port(5000)
+            .name("n")
+            .verbose(true)
+            .pedantic(true)
+            .no_echo(true)
+            .no_randomize(true)
+            .no_resolve(true)
+            .debug(true)
+            .ignore_cluster_updates(true)
+            .ignore_auth_error_abort(true)
+            .inbox_prefix("_MY.INBOX")
+            .max_ping_out(5)
+            .ping_interval(Duration::from_secs(7))
+            .reconnect(false)
+            .max_reconnect_attempts(3)
+            .reconnect_time_wait(Duration::from_millis(11))
+            .reconnect_jitter(Duration::from_millis(12))
+            .reconnect_jitter_tls(Duration::from_millis(13))
+            .reconnect_delay_handler(|n| Duration::from_millis(n as u64 * 10))
+            .connection_timeout(Duration::from_secs(3))
+            .wait_on_first_connect(true)
+            .user("u")
+            .pass("p")
+            .token("t")
+            .nkey("SUSEED")
+            .credentials_file("/x.creds")
+            .tls_required(true)
+            .tls_ca_file("/ca.pem")
+            .tls_client_cert("/cert.pem", "/key.pem")
+            .tls_handshake_first(true)
+            .reconnect_buffer_size(0)
+            .pending_msgs_limit(10)
+            .pending_bytes_limit(20)
+            .request_timeout(Duration::from_secs(9))
+            .write_buffer_limit(30)
+            .max_control_line(40)
+            .max_payload_ceiling(50)
+            .flush_watermark(60);
+        let hosts: Vec<_> = o.server_addrs().iter().map(hp).collect();
+        assert_eq!(hosts, [("a", 1, false), ("b", 2, false)]);
+        assert_eq!(o.port, 5000);
+        assert_eq!(o.name.as_deref(), Some("n"));
+        assert!(o.verbose && o.pedantic && o.no_echo && o.no_randomize);
+        assert!(o.no_resolve && o.debug);
+        assert!(o.ignore_cluster_updates && o.ignore_auth_error_abort);
+        assert_eq!(o.inbox_prefix, "_MY.INBOX");
+        assert_eq!(o.max_ping_out, 5);
+        assert_eq!(o.ping_interval, Duration::from_secs(7));
+        assert!(!o.reconnect);
+        assert_eq!(o.max_reconnect_attempts, Some(3));
+        assert_eq!(o.reconnect_time_wait, Duration::from_millis(11));
+        assert_eq!(o.reconnect_jitter, Duration::from_millis(12));
+        assert_eq!(o.reconnect_jitter_tls, Duration::from_millis(13));
+        let handler = o.reconnect_delay_handler.as_ref().expect("set");
+        assert_eq!(handler(4), Duration::from_millis(40));
+        assert_eq!(o.connection_timeout, Duration::from_secs(3));
+        assert!(o.wait_on_first_connect);
+        assert_eq!(o.user.as_deref(), Some("u"));
+        assert_eq!(o.pass.as_deref(), Some("p"));
+        assert_eq!(o.token.as_deref(), Some("t"));
+        assert_eq!(o.nkey_seed.as_deref(), Some("SUSEED"));
+        assert_eq!(o.credentials_file, Some(PathBuf::from("/x.creds")));
+        assert!(o.tls_required && o.tls_handshake_first);
+        assert_eq!(o.tls_ca_file, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(o.tls_cert_file, Some(PathBuf::from("/cert.pem")));
+        assert_eq!(o.tls_key_file, Some(PathBuf::from("/key.pem")));
+        assert_eq!(o.reconnect_buffer_size, 0);
+        assert_eq!(o.pending_msgs_limit, 10);
+        assert_eq!(o.pending_bytes_limit, 20);
+        assert_eq!(o.request_timeout, Duration::from_secs(9));
+        assert_eq!(o.write_buffer_limit, 30);
+        assert_eq!(o.max_control_line, 40);
+        assert_eq!(o.max_payload_ceiling, 50);
+        assert_eq!(o.flush_watermark, 60);
+        assert!(o.validate().is_ok());
+
+        // Clones share the handler.
+        let c = o.clone();
+        assert_eq!(c.servers, o.servers);
+        assert!(c.reconnect_delay_handler.is_some());
+    }
+
+    #[test]
+    fn max_reconnect_attempts_negative_is_unlimited() {
+        let o = ConnectOptions::new().max_reconnect_attempts(-1);
+        assert_eq!(o.max_reconnect_attempts, None);
+        let o = ConnectOptions::new().max_reconnect_attempts(i64::MIN);
+        assert_eq!(o.max_reconnect_attempts, None);
+        let o = ConnectOptions::new().max_reconnect_attempts(0);
+        assert_eq!(o.max_reconnect_attempts, Some(0));
+    }
+
+    #[test]
+    fn servers_are_comma_separated_and_replace_or_append() {
+        let o = ConnectOptions::new().servers(["a:1,b:2", "tls://c"]);
+        let hosts: Vec<_> = o.server_addrs().iter().map(hp).collect();
+        assert_eq!(hosts, [("a", 1, false), ("b", 2, false), ("c", 4222, true)]);
+        let o = o.server("d, e:5");
+        assert_eq!(o.server_addrs().len(), 5);
+        let o = o.servers(["z"]);
+        assert_eq!(o.server_addrs().len(), 1);
+        assert_eq!(o.servers_or_default(), o.server_addrs());
+        let o = ConnectOptions::new()
+            .servers(Vec::<String>::new())
+            .port(4333);
+        assert!(o.server_addrs().is_empty());
+        assert_eq!(o.servers_or_default()[0].port(), 4333);
+    }
+
+    fn validate_err(o: ConnectOptions) -> String {
+        match o.validate() {
+            Ok(()) => panic!("should fail: {o:?}"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn validate_reports_deferred_server_errors() {
+        let msg = validate_err(ConnectOptions::new().server("host:0"));
+        assert!(msg.contains("invalid server address"), "{msg}");
+        assert!(msg.contains("1..=65535"), "{msg}");
+        // The first error wins, good entries are still kept.
+        let o = ConnectOptions::new()
+            .server("ok:1")
+            .server("ws://x")
+            .server("http://y");
+        assert_eq!(o.server_addrs().len(), 1);
+        let msg = validate_err(o.clone());
+        assert!(msg.contains("websocket"), "{msg}");
+        // Replacing the list drops the error.
+        assert!(o.servers(["fine"]).validate().is_ok());
+        let msg = validate_err(ConnectOptions::new().server(""));
+        assert!(msg.contains("empty server address"), "{msg}");
+        let msg = validate_err(ConnectOptions::new().servers(["a", "b:x"]));
+        assert!(msg.contains("not a number"), "{msg}");
+        let msg = validate_err(ConnectOptions::new().server("nats://u:hunter2@h:x"));
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn validate_catches_each_bad_option() {
+        let cases: Vec<(ConnectOptions, &str)> = vec![
+            (ConnectOptions::new().port(0), "port must not be 0"),
+            (
+                ConnectOptions::new().inbox_prefix(""),
+                "inbox_prefix must not be empty",
+            ),
+            (
+                ConnectOptions::new().inbox_prefix("_INBOX.*"),
+                "inbox_prefix '_INBOX.*'",
+            ),
+            (
+                ConnectOptions::new().inbox_prefix("a.>"),
+                "inbox_prefix 'a.>'",
+            ),
+            (
+                ConnectOptions::new().inbox_prefix("a b"),
+                "inbox_prefix 'a b'",
+            ),
+            (
+                ConnectOptions::new().inbox_prefix("a..b"),
+                "inbox_prefix 'a..b'",
+            ),
+            (
+                ConnectOptions::new().inbox_prefix("a."),
+                "inbox_prefix 'a.'",
+            ),
+            (
+                ConnectOptions::new().ping_interval(Duration::ZERO),
+                "ping_interval must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().max_ping_out(0),
+                "max_ping_out must be at least 1",
+            ),
+            (
+                ConnectOptions::new().connection_timeout(Duration::ZERO),
+                "connection_timeout must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().request_timeout(Duration::ZERO),
+                "request_timeout must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().pending_msgs_limit(0),
+                "pending_msgs_limit must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().pending_bytes_limit(0),
+                "pending_bytes_limit must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().write_buffer_limit(0),
+                "write_buffer_limit must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().max_control_line(0),
+                "max_control_line must be greater than zero",
+            ),
+            (
+                ConnectOptions::new().max_payload_ceiling(0),
+                "max_payload_ceiling must be greater than zero",
+            ),
+        ];
+        for (o, want) in cases {
+            let msg = validate_err(o);
+            assert!(msg.contains(want), "{msg:?} should contain {want:?}");
+        }
+        // Port 0 is fine when servers are given.
+        assert!(ConnectOptions::new().port(0).server("h").validate().is_ok());
+        assert!(
+            ConnectOptions::new()
+                .inbox_prefix("_X.y")
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let o = ConnectOptions::new()
+            .server("nats://alice:srvpass@h")
+            .server("nats://srvtoken@h2")
+            .user("bob")
+            .pass("optpass")
+            .token("opttoken")
+            .nkey("SUAseed")
+            .reconnect_delay_handler(|_| Duration::ZERO);
+        let dbg = format!("{o:?}");
+        for secret in ["srvpass", "srvtoken", "optpass", "opttoken", "SUAseed"] {
+            assert!(!dbg.contains(secret), "{secret} leaked: {dbg}");
+        }
+        assert!(dbg.contains("bob") && dbg.contains("<redacted>"));
+        assert!(dbg.contains("<fn>"));
+    }
+
+    #[test]
+    fn connect_info_from_options() {
+        let o = ConnectOptions::new()
+            .name("svc")
+            .verbose(true)
+            .pedantic(true)
+            .no_echo(true)
+            .user("u")
+            .pass("p")
+            .token("t");
+        let info = o.connect_info(&addr("host"));
+        assert!(info.verbose && info.pedantic);
+        assert!(!info.echo);
+        assert!(info.headers && info.no_responders);
+        assert!(!info.tls_required);
+        assert_eq!(info.name.as_deref(), Some("svc"));
+        assert_eq!(info.user.as_deref(), Some("u"));
+        assert_eq!(info.pass.as_deref(), Some("p"));
+        assert_eq!(info.auth_token.as_deref(), Some("t"));
+        assert_eq!(info.lang, "rust");
+        assert_eq!(info.protocol, 1);
+
+        let info = ConnectOptions::new().connect_info(&addr("tls://host"));
+        assert!(info.echo && info.tls_required);
+        assert_eq!((info.user, info.pass, info.auth_token), (None, None, None));
+        let info = ConnectOptions::new()
+            .tls_required(true)
+            .connect_info(&addr("host"));
+        assert!(info.tls_required);
+    }
+
+    #[test]
+    fn connect_info_url_credentials_win() {
+        let o = ConnectOptions::new().user("u").pass("p").token("t");
+        let info = o.connect_info(&addr("nats://url-user:url-pass@host"));
+        assert_eq!(info.user.as_deref(), Some("url-user"));
+        assert_eq!(info.pass.as_deref(), Some("url-pass"));
+        assert_eq!(info.auth_token, None);
+
+        let info = o.connect_info(&addr("nats://url-token@host"));
+        assert_eq!(info.user, None);
+        assert_eq!(info.pass, None);
+        assert_eq!(info.auth_token.as_deref(), Some("url-token"));
+    }
+}

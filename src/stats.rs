@@ -1,0 +1,47 @@
+//! Connection statistics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Messages and bytes in and out, and connects, since the client started.
+///
+/// # Examples
+///
+/// ```
+/// let s = nats_actix::Statistics::default();
+/// assert_eq!(s.in_msgs + s.out_msgs, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Statistics {
+    /// Messages received.
+    pub in_msgs: u64,
+    /// Payload bytes received (headers included).
+    pub in_bytes: u64,
+    /// Messages published.
+    pub out_msgs: u64,
+    /// Payload bytes published (headers included).
+    pub out_bytes: u64,
+    /// Successful connects (1 + reconnects).
+    pub connects: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StatsCounters {
+    pub(crate) in_msgs: AtomicU64,
+    pub(crate) in_bytes: AtomicU64,
+    pub(crate) out_msgs: AtomicU64,
+    pub(crate) out_bytes: AtomicU64,
+    pub(crate) connects: AtomicU64,
+}
+
+impl StatsCounters {
+    pub(crate) fn snapshot(&self) -> Statistics {
+        Statistics {
+            in_msgs: self.in_msgs.load(Ordering::Relaxed),
+            in_bytes: self.in_bytes.load(Ordering::Relaxed),
+            out_msgs: self.out_msgs.load(Ordering::Relaxed),
+            out_bytes: self.out_bytes.load(Ordering::Relaxed),
+            connects: self.connects.load(Ordering::Relaxed),
+        }
+    }
+}

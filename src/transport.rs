@@ -1,0 +1,174 @@
+//! The transport (TCP for now; TLS arrives with its issue) and the
+//! handshake, as a plain async function: read `INFO`, send `CONNECT` and
+//! `PING`, wait for `PONG`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::options::{ConnectOptions, ServerAddr};
+use crate::proto::{ClientOp, Limits, Parser, ServerInfo, ServerOp};
+use crate::{Error, ErrorKind};
+
+pub(crate) type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
+pub(crate) type BoxWrite = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// An established, handshaken connection to one server.
+pub(crate) struct Transport {
+    pub(crate) read: BoxRead,
+    pub(crate) write: BoxWrite,
+    pub(crate) info: ServerInfo,
+    /// Bytes read after the handshake's PONG.
+    pub(crate) leftover: BytesMut,
+    pub(crate) server: ServerAddr,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("server", &self.server.to_string())
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+pub(crate) fn limits(opts: &ConnectOptions) -> Limits {
+    Limits::default()
+        .max_control_line(opts.max_control_line)
+        .max_payload(opts.max_payload_ceiling)
+}
+
+/// Connects and handshakes with one server, within the connection timeout.
+pub(crate) async fn connect(
+    server: &ServerAddr,
+    opts: &ConnectOptions,
+) -> Result<Transport, Error> {
+    match tokio::time::timeout(opts.connection_timeout, handshake(server, opts)).await {
+        Ok(res) => res,
+        Err(_) => Err(Error::with_source(
+            ErrorKind::TimedOut,
+            Msg(format!(
+                "no handshake with {server} within {:?}",
+                opts.connection_timeout
+            )),
+        )),
+    }
+}
+
+async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transport, Error> {
+    let stream = TcpStream::connect(server.socket_addr_string()).await?;
+    stream.set_nodelay(true)?;
+    let (mut read, mut write) = stream.into_split();
+    let mut parser = Parser::new(limits(opts));
+    let mut buf = BytesMut::with_capacity(4096);
+
+    let info = match read_op(&mut read, &mut parser, &mut buf).await? {
+        ServerOp::Info(info) => *info,
+        other => {
+            return Err(Error::with_source(
+                ErrorKind::Protocol,
+                Msg(format!("expected INFO, got {other:?}")),
+            ));
+        }
+    };
+    if opts.debug {
+        tracing::debug!(target: "nats_actix::trace", server = %server, "<<- INFO {:?}", info);
+    }
+    if info.tls_required || server.tls_required() || opts.tls_required {
+        return Err(Error::with_source(
+            ErrorKind::Tls,
+            Msg("TLS is not supported yet by nats-actix".into()),
+        ));
+    }
+    let connect = opts.connect_info(server);
+    let mut out = BytesMut::new();
+    ClientOp::Connect(Box::new(connect.clone())).encode(&mut out)?;
+    ClientOp::Ping.encode(&mut out)?;
+    if opts.debug {
+        tracing::debug!(target: "nats_actix::trace", server = %server, "->> CONNECT {:?}", connect);
+        tracing::debug!(target: "nats_actix::trace", server = %server, "->> PING");
+    }
+    write.write_all(&out).await?;
+    loop {
+        match read_op(&mut read, &mut parser, &mut buf).await? {
+            ServerOp::Pong => break,
+            ServerOp::Err(e) => return Err(e.into()),
+            ServerOp::Ping => {
+                write.write_all(b"PONG\r\n").await?;
+            }
+            ServerOp::Info(_) | ServerOp::Ok => {}
+            ServerOp::Msg { .. } => {
+                return Err(Error::with_source(
+                    ErrorKind::Protocol,
+                    Msg("MSG before the handshake completed".into()),
+                ));
+            }
+        }
+    }
+    if opts.debug {
+        tracing::debug!(target: "nats_actix::trace", server = %server, "<<- PONG");
+    }
+    Ok(Transport {
+        read: Box::new(read),
+        write: Box::new(write),
+        info,
+        leftover: buf,
+        server: server.clone(),
+    })
+}
+
+async fn read_op<R: AsyncRead + Unpin>(
+    read: &mut R,
+    parser: &mut Parser,
+    buf: &mut BytesMut,
+) -> Result<ServerOp, Error> {
+    loop {
+        if let Some(op) = parser.parse(buf)? {
+            return Ok(op);
+        }
+        buf.reserve(4096);
+        if read.read_buf(buf).await? == 0 {
+            return Err(Error::with_source(
+                ErrorKind::Disconnected,
+                Msg("the server closed the connection during the handshake".into()),
+            ));
+        }
+    }
+}
+
+/// A plain message as an error source.
+#[derive(Debug)]
+pub(crate) struct Msg(pub(crate) String);
+
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Msg {}
+
+/// A read half that first yields the bytes left over from the handshake.
+pub(crate) struct Prefixed {
+    pub(crate) prefix: BytesMut,
+    pub(crate) inner: BoxRead,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let chunk = self.prefix.split_to(n);
+            buf.put_slice(&chunk);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
