@@ -670,11 +670,17 @@ impl Subscriber {
     ///
     /// `Closed` when the subscription already ended.
     pub async fn unsubscribe(&mut self) -> Result<(), Error> {
-        self.handle
+        let res = self
+            .handle
             .addr
             .send(Unsubscribe { max: None })
             .await
-            .map_err(mailbox)?
+            .map_err(mailbox)?;
+        // Messages already queued for this stream are discarded: nothing
+        // is delivered after an unsubscribe.
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {}
+        res
     }
 
     /// Unsubscribes after `n` messages in all.

@@ -399,9 +399,9 @@ impl Connection {
                         let _ = tx.send(Ok(start.elapsed()));
                     }
                     Some(PongWaiter::DrainSub(sid, tx)) => {
-                        if let Some(s) = self.subs.remove(&sid) {
-                            s.addr.do_send(End(None));
-                        }
+                        // Every message for it has been routed; the
+                        // Subscription ends itself behind them.
+                        self.subs.remove(&sid);
                         let _ = tx.send(Ok(()));
                     }
                     Some(PongWaiter::DrainAll) => {
