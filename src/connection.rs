@@ -153,7 +153,11 @@ impl Connection {
             self.events.emit(Event::Error(e.into()));
         }
         if self.opts.debug {
-            tracing::debug!(target: "nats_actix::trace", "->> {:?}", op);
+            // Wire form (CONNECT, which carries secrets, never passes here).
+            let mut wire = BytesMut::new();
+            let _ = op.encode(&mut wire);
+            let text = String::from_utf8_lossy(&wire);
+            tracing::debug!(target: "nats_actix::trace", "->> {}", text.trim_end());
         }
         self.kick();
     }

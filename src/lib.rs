@@ -3,41 +3,101 @@
 //! A [NATS](https://nats.io) client for Rust built on the
 //! [actix](https://docs.rs/actix) actor framework.
 //!
-//! This release contains the foundation: the sans-IO protocol core
-//! ([`proto`]), message headers ([`headers`]), subject validation
-//! ([`subject`]) and the error type ([`Error`]). The actors come next.
+//! The connection, each subscription, the request muxer and the supervisor
+//! are actors that exchange typed messages. Your actors send
+//! [`Publish`](messages::Publish), [`Subscribe`](messages::Subscribe),
+//! [`Request`](messages::Request), [`Flush`](messages::Flush),
+//! [`Drain`](messages::Drain) and [`Close`](messages::Close), and receive
+//! NATS messages as [`Msg`] in their own `Handler<Msg>`. Code that is not an
+//! actor uses the [`Client`] handle, whose async methods send the same
+//! messages, and reads subscriptions as a `Stream<Item = Msg>`
+//! ([`Subscriber`]).
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use nats_actix::{Client, ConnectOptions};
+//!
+//! #[actix_rt::main]
+//! async fn main() -> nats_actix::Result<()> {
+//!     let client = Client::connect(ConnectOptions::new().server("nats://127.0.0.1:4222")).await?;
+//!
+//!     // A service answering requests.
+//!     let mut service = client.subscribe("time").await?;
+//!     actix_rt::spawn(async move {
+//!         while let Some(msg) = service.next_msg().await {
+//!             let _ = msg.respond("12:00");
+//!         }
+//!     });
+//!     client.flush().await?;
+//!
+//!     let reply = client.request("time", "").await?;
+//!     println!("the time is {}", reply.payload_str()?);
+//!     client.drain().await
+//! }
+//! ```
+//!
+//! ## From an actor
+//!
+//! ```no_run
+//! use actix::prelude::*;
+//! use nats_actix::{Client, Msg, SubscribeOptions};
+//!
+//! struct Greeter;
+//! impl Actor for Greeter {
+//!     type Context = Context<Self>;
+//! }
+//! impl Handler<Msg> for Greeter {
+//!     type Result = ();
+//!     fn handle(&mut self, msg: Msg, _: &mut Context<Self>) {
+//!         let _ = msg.respond(format!("hello, {}", msg.subject));
+//!     }
+//! }
+//!
+//! # async fn run(client: Client) -> nats_actix::Result<()> {
+//! let greeter = Greeter.start();
+//! client
+//!     .subscribe_actor("greet.*", greeter.recipient(), SubscribeOptions::default().queue("greeters"))
+//!     .await?;
+//! # Ok(()) }
+//! ```
 //!
 //! ## Architecture
 //!
 //! ```text
 //!  user actors ──Publish/Subscribe/Request──▶ Client (Clone handle of addresses)
-//!        Supervisor ──▶ Connection ◀── Subscription (one per sid)
-//!                            ▲
-//!                       RequestMux
+//!                                               │
+//!             ┌─────────────────────────────────┼───────────────────────────┐
+//!             ▼                                 ▼                           ▼
+//!      Supervisor  ──attaches──────────▶  Connection  ──Deliver──▶  Subscription (one per sid)
+//!    (server pool, status events,      (owns the socket;            (limits, max, timeout,
+//!     closed(), reconnect policy)       encodes ClientOp,            drain, slow-consumer
+//!                                       decodes ServerOp,            policy; delivers Msg to
+//!                                       PING/PONG, INFO updates,     a Recipient<Msg> or a
+//!                                       routes MSG by sid)           Stream)
+//!                                               ▲
+//!                                               │ one wildcard inbox subscription
+//!                                         RequestMux
+//!                                    (token → waiter, timeouts,
+//!                                     no-responders, cleanup)
 //! ```
 //!
-//! - **Connection** owns the socket, encodes [`proto::ClientOp`] into one
-//!   write buffer flushed in batches, decodes [`proto::ServerOp`] with a
-//!   resumable [`proto::Parser`] and routes messages by subscription id.
-//! - **Subscription** (one actor per subscription) owns limits, counters and
-//!   delivery to the user's `Recipient<Msg>` or a `Stream`.
-//! - **RequestMux** multiplexes requests over one wildcard inbox.
-//! - **Supervisor** owns the server pool, reconnects and status events.
+//! - [`connection::Connection`] owns the socket. Publishes are encoded
+//!   straight into one write buffer that a write loop drains in large
+//!   writes when the mailbox runs dry; over `write_buffer_limit` the
+//!   publisher waits (backpressure). Reads go through the resumable
+//!   [`proto::Parser`], whose control-line and payload caps bound memory.
+//! - [`subscription::Subscription`] owns each subscription's state. A
+//!   delivered [`Msg`] counts as pending until dropped; over the pending
+//!   limits the newest message is dropped, counted, and reported once per
+//!   episode as [`Event::SlowConsumer`]. Nothing is dropped silently.
+//! - [`muxer::RequestMux`] runs every request over one inbox subscription.
+//! - [`supervisor::Supervisor`] connects, fans out [`Event`]s and resolves
+//!   [`Client::closed`]. Reconnection is not implemented yet: a lost
+//!   connection closes the client with the reason.
 //!
-//! Everything that is not an actor (the codec, headers, subject rules) is
-//! plain code that runs without a runtime.
-//!
-//! # Examples
-//!
-//! ```
-//! use nats_actix::{Subject, headers::HeaderMap};
-//!
-//! let subject = Subject::publish("orders.created")?;
-//! let mut headers = HeaderMap::new();
-//! headers.insert("Nats-Msg-Id", "42");
-//! assert_eq!(headers.get("nats-msg-id"), Some("42"));
-//! # Ok::<(), nats_actix::Error>(())
-//! ```
+//! Everything that is not an actor (the codec, headers, subject rules,
+//! options, nuid) is plain code that runs without a runtime.
 #![forbid(unsafe_code)]
 #![deny(
     missing_docs,
