@@ -275,6 +275,34 @@ impl Client {
             .map_err(mailbox)?
     }
 
+    /// Subscribes an actor with a payload codec: each message reaches its
+    /// `Handler<Typed<T>>` decoded, or with the decoding error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::subscribe_with`].
+    pub async fn subscribe_typed_actor<C: crate::codec::Codec>(
+        &self,
+        subject: impl Into<Subject>,
+        recipient: Recipient<crate::codec::Typed<C::Item>>,
+        options: SubscribeOptions,
+    ) -> Result<SubscriptionHandle, Error> {
+        let f = move |msg: Msg| {
+            let value = C::decode(&msg.payload);
+            recipient.do_send(crate::codec::Typed { value, msg });
+            recipient.connected()
+        };
+        self.inner
+            .conn
+            .send(Subscribe {
+                subject: subject.into(),
+                delivery: Delivery::Func(Arc::new(f)),
+                options,
+            })
+            .await
+            .map_err(mailbox)?
+    }
+
     /// Sends a request and waits for the first reply (1 s by default).
     ///
     /// # Errors

@@ -107,6 +107,7 @@
 )]
 
 pub mod client;
+pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod event;

@@ -63,12 +63,25 @@ impl Publish {
 }
 
 /// Where a subscription delivers its messages.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Delivery {
     /// To an actor's `Handler<Msg>`.
     Actor(Recipient<Msg>),
     /// To a channel (behind a [`Subscriber`](crate::Subscriber) stream).
     Channel(mpsc::UnboundedSender<Msg>),
+    /// To a function, for adapters such as typed delivery; it returns
+    /// `false` once its receiver is gone, which ends the subscription.
+    Func(Arc<dyn Fn(Msg) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delivery::Actor(_) => f.write_str("Delivery::Actor"),
+            Delivery::Channel(_) => f.write_str("Delivery::Channel"),
+            Delivery::Func(_) => f.write_str("Delivery::Func"),
+        }
+    }
 }
 
 /// Sent to the `on_end` recipient of a subscription when it ends.

@@ -219,19 +219,23 @@ impl Handler<Deliver> for Subscription {
                 shared: self.shared.clone(),
                 bytes,
             });
-            match &self.delivery {
-                Some(Delivery::Actor(r)) => r.do_send(msg),
-                Some(Delivery::Channel(tx)) if tx.send(msg).is_err() => {
-                    // The stream was dropped: nobody is listening.
-                    self.conn.do_send(RemoveSub {
-                        sid: self.sid,
-                        unsub: true,
-                    });
-                    ctx.stop();
-                    return;
+            let alive = match &self.delivery {
+                Some(Delivery::Actor(r)) => {
+                    r.do_send(msg);
+                    r.connected()
                 }
-                Some(Delivery::Channel(_)) => {}
-                None => {}
+                Some(Delivery::Channel(tx)) => tx.send(msg).is_ok(),
+                Some(Delivery::Func(f)) => f(msg),
+                None => true,
+            };
+            if !alive {
+                // The stream or receiver is gone: nobody is listening.
+                self.conn.do_send(RemoveSub {
+                    sid: self.sid,
+                    unsub: true,
+                });
+                ctx.stop();
+                return;
             }
         }
         if self.max.is_some_and(|max| self.received >= max) {

@@ -1369,3 +1369,134 @@ async fn rtt_and_stats() {
         (1, 5, 1, 5, 1)
     );
 }
+
+#[actix_rt::test]
+async fn typed_actor_delivery() {
+    use actix::prelude::*;
+    use nats_actix::codec::{JsonCodec, Typed};
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Order {
+        id: u32,
+    }
+    struct Orders(tokio::sync::mpsc::UnboundedSender<Result<u32, ErrorKind>>);
+    impl Actor for Orders {
+        type Context = Context<Self>;
+    }
+    impl Handler<Typed<Order>> for Orders {
+        type Result = ();
+        fn handle(&mut self, m: Typed<Order>, _: &mut Context<Self>) {
+            let _ = self.0.send(m.value.map(|o| o.id).map_err(|e| e.kind()));
+        }
+    }
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let actor = Orders(tx).start();
+    within(client.subscribe_typed_actor::<JsonCodec<Order>>(
+        "typed",
+        actor.recipient(),
+        SubscribeOptions::default(),
+    ))
+    .await
+    .unwrap();
+    within(client.publish_json("typed", &Order { id: 1 }))
+        .await
+        .unwrap();
+    within(client.publish("typed", "{oops")).await.unwrap();
+    assert_eq!(within(rx.recv()).await.unwrap(), Ok(1));
+    assert_eq!(within(rx.recv()).await.unwrap(), Err(ErrorKind::Codec));
+}
+
+#[actix_rt::test]
+async fn port_option_used_without_servers() {
+    let server = NatsServer::start();
+    let client = within(Client::connect(
+        ConnectOptions::new().port(server.client_port()),
+    ))
+    .await
+    .unwrap();
+    within(client.flush()).await.unwrap();
+}
+
+/// A fake server that completes the handshake, then sends `bytes`.
+fn hostile_server(bytes: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut w = stream.try_clone().unwrap();
+        w.write_all(b"INFO {\"server_id\":\"FAKE\",\"max_payload\":1024,\"proto\":1}\r\n")
+            .unwrap();
+        let mut sent = false;
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if line == "PING" {
+                let _ = w.write_all(b"PONG\r\n");
+                if !sent {
+                    sent = true;
+                    let _ = w.write_all(&bytes);
+                }
+            }
+        }
+    });
+    port
+}
+
+#[actix_rt::test]
+async fn hostile_server_bytes_close_with_protocol_errors() {
+    let long_line = {
+        let mut v = b"MSG ".to_vec();
+        v.extend(std::iter::repeat_n(b'a', 2000));
+        v
+    };
+    let cases: Vec<(Vec<u8>, ConnectOptions, ErrorKind)> = vec![
+        (
+            b"MSG balance.\xFF 1 2\r\nhi\r\n".to_vec(),
+            ConnectOptions::new(),
+            ErrorKind::InvalidSubject,
+        ),
+        (
+            b"ZOO\r\n".to_vec(),
+            ConnectOptions::new(),
+            ErrorKind::Protocol,
+        ),
+        (
+            b"HMSG a 1 10 5\r\n".to_vec(),
+            ConnectOptions::new(),
+            ErrorKind::Protocol,
+        ),
+        (
+            long_line,
+            ConnectOptions::new().max_control_line(1024),
+            ErrorKind::Protocol,
+        ),
+        (
+            b"MSG a 1 4096\r\n".to_vec(),
+            ConnectOptions::new().max_payload_ceiling(2048),
+            ErrorKind::Protocol,
+        ),
+    ];
+    for (bytes, opts, kind) in cases {
+        let port = hostile_server(bytes);
+        let client = within(Client::connect(opts.server(format!("127.0.0.1:{port}"))))
+            .await
+            .unwrap();
+        let reason = within(client.closed()).await.expect("closed with a reason");
+        assert_eq!(reason.kind(), kind, "{reason}");
+    }
+}
+
+#[actix_rt::test]
+async fn small_write_buffer_applies_backpressure_and_loses_nothing() {
+    let server = NatsServer::start();
+    let client = connect_with(&server, ConnectOptions::new().write_buffer_limit(4096)).await;
+    let receiver = connect(&server).await;
+    let mut sub = within(receiver.subscribe("bp")).await.unwrap();
+    within(receiver.flush()).await.unwrap();
+    let payload = Bytes::from(vec![7u8; 512]);
+    for _ in 0..5000 {
+        within(client.publish("bp", payload.clone())).await.unwrap();
+    }
+    within(client.flush()).await.unwrap();
+    assert_eq!(take(&mut sub, 5000).await.len(), 5000);
+}
