@@ -524,6 +524,17 @@ impl Client {
         self.inner.sup.send(WaitClosed).await.unwrap_or(None)
     }
 
+    /// The URL of the server this client is connected to, without
+    /// credentials (nats.deno's `getServer()`); `None` once closed.
+    pub async fn connected_server(&self) -> Option<String> {
+        self.inner
+            .sup
+            .send(crate::supervisor::CurrentServer)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Whether the client is closed.
     pub fn is_closed(&self) -> bool {
         !self.inner.conn.connected()

@@ -141,12 +141,13 @@ impl Msg {
     /// Publishes `payload` to this message's reply subject.
     ///
     /// Returns `Ok(false)` when the message has no reply subject (nothing is
-    /// sent), `Ok(true)` when the reply was queued for writing.
+    /// sent), `Ok(true)` when the reply was handed to the connection.
     ///
     /// # Errors
     ///
-    /// `NotConnected` when the message did not come from a connection, or
-    /// the connection's errors (`Closed`, `MaxPayloadExceeded`, ...).
+    /// `NotConnected` when the message did not come from a connection,
+    /// `Closed` when the connection is closed, `InvalidSubject` when the
+    /// reply subject is not a valid publish subject.
     ///
     /// # Examples
     ///
@@ -177,6 +178,7 @@ impl Msg {
         if !conn.connected() {
             return Err(Error::new(ErrorKind::Closed));
         }
+        crate::subject::validate_publish(reply)?;
         conn.do_send(Publish {
             subject: reply.clone(),
             reply: None,

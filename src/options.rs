@@ -520,6 +520,7 @@ pub struct ConnectOptions {
     pub(crate) reconnect_jitter: Duration,
     pub(crate) reconnect_jitter_tls: Duration,
     pub(crate) reconnect_delay_handler: Option<ReconnectDelayHandler>,
+    pub(crate) event_recipients: Vec<actix::Recipient<crate::Event>>,
     pub(crate) connection_timeout: Duration,
     pub(crate) wait_on_first_connect: bool,
     pub(crate) user: Option<String>,
@@ -566,6 +567,7 @@ impl Default for ConnectOptions {
             reconnect_jitter: Duration::from_millis(100),
             reconnect_jitter_tls: Duration::from_secs(1),
             reconnect_delay_handler: None,
+            event_recipients: Vec::new(),
             connection_timeout: Duration::from_secs(20),
             wait_on_first_connect: false,
             user: None,
@@ -617,6 +619,7 @@ impl fmt::Debug for ConnectOptions {
                 "reconnect_delay_handler",
                 &self.reconnect_delay_handler.as_ref().map(|_| "<fn>"),
             )
+            .field("event_recipients", &self.event_recipients.len())
             .field("connection_timeout", &self.connection_timeout)
             .field("wait_on_first_connect", &self.wait_on_first_connect)
             .field("user", &self.user)
@@ -865,6 +868,15 @@ impl ConnectOptions {
         F: Fn(usize) -> Duration + Send + Sync + 'static,
     {
         self.reconnect_delay_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Sends every status event, from the first `Connected` on, to
+    /// `recipient` (may be given several times). After connecting,
+    /// [`Client::add_event_recipient`](crate::Client::add_event_recipient)
+    /// does the same.
+    pub fn event_recipient(mut self, recipient: actix::Recipient<crate::Event>) -> Self {
+        self.event_recipients.push(recipient);
         self
     }
 

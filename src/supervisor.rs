@@ -52,6 +52,7 @@ pub struct Supervisor {
     streams: Vec<(mpsc::Sender<Event>, Arc<std::sync::atomic::AtomicU64>)>,
     closed: Option<Option<Error>>,
     closed_waiters: Vec<oneshot::Sender<Option<Error>>>,
+    server: Option<String>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -73,16 +74,18 @@ impl std::fmt::Debug for Supervisor {
 impl Supervisor {
     pub(crate) fn new(opts: Arc<ConnectOptions>, stats: Arc<StatsCounters>) -> Supervisor {
         let pool = opts.servers_or_default();
+        let recipients = opts.event_recipients.clone();
         Supervisor {
             opts,
             stats,
             conn: None,
             mux: None,
             pool,
-            recipients: Vec::new(),
+            recipients,
             streams: Vec::new(),
             closed: None,
             closed_waiters: Vec::new(),
+            server: None,
         }
     }
 }
@@ -173,6 +176,7 @@ impl Handler<Start> for Supervisor {
 
     fn handle(&mut self, msg: Start, ctx: &mut Context<Self>) {
         let server = msg.transport.server.to_string();
+        self.server = Some(server.clone());
         self.stats.connects.fetch_add(1, Ordering::Relaxed);
         msg.conn.do_send(Attach(msg.transport, ctx.address()));
         self.conn = Some(msg.conn);
@@ -328,5 +332,20 @@ impl Handler<WaitClosed> for Supervisor {
         let (tx, rx) = oneshot::channel();
         self.closed_waiters.push(tx);
         Box::pin(async move { rx.await.unwrap_or(None) })
+    }
+}
+
+/// The URL of the server connected to (without credentials).
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub(crate) struct CurrentServer;
+
+impl Handler<CurrentServer> for Supervisor {
+    type Result = Option<String>;
+    fn handle(&mut self, _: CurrentServer, _: &mut Context<Self>) -> Option<String> {
+        if self.closed.is_some() {
+            return None;
+        }
+        self.server.clone()
     }
 }

@@ -1500,3 +1500,38 @@ async fn small_write_buffer_applies_backpressure_and_loses_nothing() {
     within(client.flush()).await.unwrap();
     assert_eq!(take(&mut sub, 5000).await.len(), 5000);
 }
+
+#[actix_rt::test]
+async fn event_recipient_option_sees_connected_and_current_server() {
+    use actix::prelude::*;
+    struct Collector(tokio::sync::mpsc::UnboundedSender<String>);
+    impl Actor for Collector {
+        type Context = Context<Self>;
+    }
+    impl Handler<Event> for Collector {
+        type Result = ();
+        fn handle(&mut self, e: Event, _: &mut Context<Self>) {
+            let _ = self.0.send(e.to_string());
+        }
+    }
+    let server = NatsServer::start();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let collector = Collector(tx).start();
+    let client = connect_with(
+        &server,
+        ConnectOptions::new().event_recipient(collector.recipient()),
+    )
+    .await;
+    let first = within(rx.recv()).await.unwrap();
+    assert_eq!(
+        first,
+        format!("connected to nats://127.0.0.1:{}", server.client_port())
+    );
+    assert_eq!(
+        within(client.connected_server()).await,
+        Some(format!("nats://127.0.0.1:{}", server.client_port()))
+    );
+    within(client.close()).await.unwrap();
+    assert_eq!(within(rx.recv()).await.unwrap(), "closed");
+    assert_eq!(within(client.connected_server()).await, None);
+}
