@@ -28,6 +28,7 @@ use crate::supervisor::{AddRecipient, OpenStream, Start, Supervisor, WaitClosed,
 use crate::{Error, ErrorKind, Msg, Subject};
 
 struct Inner {
+    writer: Arc<crate::writer::Writer>,
     conn: Addr<Connection>,
     sup: Addr<Supervisor>,
     mux: Addr<RequestMux>,
@@ -90,8 +91,13 @@ impl Client {
         let stats = Arc::new(StatsCounters::default());
         let sup = Supervisor::new(opts.clone(), stats.clone()).start();
         let events = crate::supervisor::EventBus(sup.clone().recipient());
-        let conn = Connection::new(opts.clone(), events, stats.clone()).start();
-        let mux = RequestMux::new(conn.clone(), opts.clone()).start();
+        let writer = Arc::new(crate::writer::Writer::new(
+            opts.write_buffer_limit,
+            opts.debug,
+            stats.clone(),
+        ));
+        let conn = Connection::new(opts.clone(), events, stats.clone(), writer.clone()).start();
+        let mux = RequestMux::new(conn.clone(), writer.clone(), opts.clone()).start();
         sup.send(Start {
             conn: conn.clone(),
             mux: mux.clone(),
@@ -101,6 +107,7 @@ impl Client {
         .map_err(mailbox)?;
         Ok(Client {
             inner: Arc::new(Inner {
+                writer,
                 conn,
                 sup,
                 mux,
@@ -131,20 +138,32 @@ impl Client {
 
     /// Publishes `payload` to `subject`.
     ///
-    /// Resolves once the message is in the write buffer (waiting when the
-    /// buffer is over its limit); use [`Client::flush`] to know the server
-    /// has it.
+    /// The message is encoded straight into the connection's write buffer:
+    /// no allocation, no message to an actor, no syscall of its own. It
+    /// resolves once the message is buffered; when the buffer is over
+    /// `write_buffer_limit` it first waits for the socket to drain it
+    /// (backpressure). Use [`Client::flush`] to know the server has it.
     ///
     /// # Errors
     ///
     /// `InvalidSubject`, `MaxPayloadExceeded` (headers included, checked
-    /// before any byte is written), `Closed`, `BufferFull`.
+    /// before any byte is written), `Closed`, `NotConnected`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_actix::Client) -> nats_actix::Result<()> {
+    /// client.publish("orders.created", r#"{"id":1}"#).await?;
+    /// client.publish(String::from("orders.audit"), vec![1, 2, 3]).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn publish(
         &self,
-        subject: impl Into<Subject>,
-        payload: impl Into<Bytes>,
+        subject: impl AsRef<str>,
+        payload: impl AsRef<[u8]>,
     ) -> Result<(), Error> {
-        self.publish_msg(Publish::new(subject, payload)).await
+        self.publish_parts(subject.as_ref(), None, None, payload.as_ref())
+            .await
     }
 
     /// Publishes with a reply subject.
@@ -154,12 +173,17 @@ impl Client {
     /// As [`Client::publish`].
     pub async fn publish_with_reply(
         &self,
-        subject: impl Into<Subject>,
-        reply: impl Into<Subject>,
-        payload: impl Into<Bytes>,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        payload: impl AsRef<[u8]>,
     ) -> Result<(), Error> {
-        self.publish_msg(Publish::new(subject, payload).reply(reply))
-            .await
+        self.publish_parts(
+            subject.as_ref(),
+            Some(reply.as_ref()),
+            None,
+            payload.as_ref(),
+        )
+        .await
     }
 
     /// Publishes with headers.
@@ -169,11 +193,11 @@ impl Client {
     /// As [`Client::publish`], and `InvalidHeader`.
     pub async fn publish_with_headers(
         &self,
-        subject: impl Into<Subject>,
+        subject: impl AsRef<str>,
         headers: HeaderMap,
-        payload: impl Into<Bytes>,
+        payload: impl AsRef<[u8]>,
     ) -> Result<(), Error> {
-        self.publish_msg(Publish::new(subject, payload).headers(headers))
+        self.publish_parts(subject.as_ref(), None, Some(&headers), payload.as_ref())
             .await
     }
 
@@ -184,7 +208,7 @@ impl Client {
     /// `Codec` when `value` cannot be serialised, and as [`Client::publish`].
     pub async fn publish_json<T: Serialize + ?Sized>(
         &self,
-        subject: impl Into<Subject>,
+        subject: impl AsRef<str>,
         value: &T,
     ) -> Result<(), Error> {
         let json =
@@ -198,7 +222,29 @@ impl Client {
     ///
     /// As [`Client::publish`].
     pub async fn publish_msg(&self, msg: Publish) -> Result<(), Error> {
-        self.inner.conn.send(msg).await.map_err(mailbox)?
+        self.publish_parts(
+            &msg.subject,
+            msg.reply.as_deref(),
+            msg.headers.as_ref(),
+            &msg.payload,
+        )
+        .await
+    }
+
+    async fn publish_parts(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let w = &self.inner.writer;
+        w.publish_wait(subject, reply, headers, payload).await?;
+        if w.buffered() >= self.inner.opts.flush_watermark {
+            // Let the write loop start on a large batch while we go on.
+            tokio::task::yield_now().await;
+        }
+        Ok(())
     }
 
     /// Subscribes, returning a [`Subscriber`] stream.

@@ -1,37 +1,40 @@
 //! The Connection actor: owns the socket.
 //!
-//! Writes are encoded straight into one buffer that a write loop drains in
-//! large writes whenever the actor's mailbox runs dry (never one syscall
-//! per message). Reads are decoded by the sans-IO [`Parser`](crate::proto::Parser)
-//! and routed by subscription id. It answers server PINGs, sends its own
-//! every `ping_interval`, and declares the link stale after `max_ping_out`
+//! Writes are encoded straight into one shared buffer ([`Writer`]) that a
+//! write loop swaps out and writes whole whenever the actor runs (never one
+//! syscall per message). Reads are decoded in place by the sans-IO
+//! [`Parser`](crate::proto::Parser) and routed by subscription id straight
+//! to each subscription's delivery (the Subscription actor keeps the state
+//! and lifecycle). It answers server PINGs, sends its own every
+//! `ping_interval`, and declares the link stale after `max_ping_out`
 //! unanswered. It decides no policy: on loss it tells the Supervisor.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use bytes::{Buf, BytesMut};
-use futures_core::Stream;
-use tokio::io::AsyncWrite;
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
-use tokio_util::codec::FramedRead;
 
 use crate::event::Event;
 use crate::messages::{
-    Close, Drain, Flush, GetRtt, GetServerInfo, GetStats, Publish, Subscribe, SubscriptionHandle,
+    Close, Delivery, Drain, Flush, GetRtt, GetServerInfo, GetStats, Publish, Subscribe,
+    SubscriptionHandle,
 };
 use crate::options::{ConnectOptions, ServerAddr};
-use crate::proto::codec::NatsCodec;
-use crate::proto::{ClientOp, ProtoError, ServerErrorKind, ServerInfo, ServerOp, encode_pub};
+use crate::proto::{ClientOp, Parser, ServerErrorKind, ServerInfo, ServerOp};
 use crate::stats::StatsCounters;
-use crate::subject::{validate_publish, validate_queue, validate_subscribe};
-use crate::subscription::{Deliver, End, SubShared, Subscription, SubscriptionInit};
+use crate::subject::{validate_queue, validate_subscribe};
+use crate::subscription::{End, PendingToken, SubShared, Subscription, SubscriptionInit};
 use crate::supervisor::{ConnectionLost, EventBus, Supervisor};
-use crate::transport::{BoxWrite, Prefixed, Transport};
+use crate::transport::{BoxRead, BoxWrite, Msg as Text, Transport};
+use crate::writer::{self, Writer};
 use crate::{Error, ErrorKind, Msg, Subject};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,13 +69,37 @@ impl PongWaiter {
     }
 }
 
-#[derive(Debug)]
+/// Subscription ids are small sequential integers: hash them as is.
+#[derive(Default)]
+struct SidHasher(u64);
+
+impl Hasher for SidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type SidMap<V> = HashMap<u64, V, BuildHasherDefault<SidHasher>>;
+
+/// A live subscription as the Connection routes it.
 struct SubEntry {
     subject: Subject,
     queue: Option<Subject>,
     max: Option<u64>,
     delivered: u64,
     addr: Addr<Subscription>,
+    delivery: Delivery,
+    shared: Arc<SubShared>,
+    limit_msgs: u64,
+    limit_bytes: u64,
 }
 
 /// The Connection actor. Send it [`Publish`], [`Subscribe`], [`Flush`],
@@ -83,22 +110,18 @@ pub struct Connection {
     events: EventBus,
     supervisor: Option<Addr<Supervisor>>,
     stats: Arc<StatsCounters>,
+    writer: Arc<Writer>,
     state: State,
     me: Option<Addr<Connection>>,
-    out: BytesMut,
-    write_waker: Option<Waker>,
-    drain_wakers: Vec<Waker>,
     generation: u64,
     read_handle: Option<SpawnHandle>,
     write_handle: Option<SpawnHandle>,
     info: Option<ServerInfo>,
     server: Option<ServerAddr>,
-    max_payload: usize,
     pongs: VecDeque<PongWaiter>,
     pings_out: usize,
-    subs: HashMap<u64, SubEntry>,
+    subs: SidMap<SubEntry>,
     next_sid: u64,
-    close_reason: Option<Error>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -107,7 +130,7 @@ impl std::fmt::Debug for Connection {
             .field("state", &self.state)
             .field("server", &self.server.as_ref().map(ToString::to_string))
             .field("subs", &self.subs.len())
-            .field("buffered", &self.out.len())
+            .field("buffered", &self.writer.buffered())
             .finish()
     }
 }
@@ -117,62 +140,44 @@ impl Connection {
         opts: Arc<ConnectOptions>,
         events: EventBus,
         stats: Arc<StatsCounters>,
+        writer: Arc<Writer>,
     ) -> Connection {
         Connection {
             opts,
             events,
             supervisor: None,
             stats,
+            writer,
             state: State::Disconnected,
             me: None,
-            out: BytesMut::with_capacity(64 * 1024),
-            write_waker: None,
-            drain_wakers: Vec::new(),
             generation: 0,
             read_handle: None,
             write_handle: None,
             info: None,
             server: None,
-            max_payload: usize::MAX,
             pongs: VecDeque::new(),
             pings_out: 0,
-            subs: HashMap::new(),
+            subs: SidMap::default(),
             next_sid: 1,
-            close_reason: None,
         }
     }
 
-    fn kick(&mut self) {
-        if let Some(w) = self.write_waker.take() {
-            w.wake();
-        }
-    }
-
-    fn write_op(&mut self, op: &ClientOp) {
-        if let Err(e) = op.encode(&mut self.out) {
-            self.events.emit(Event::Error(e.into()));
-        }
-        if self.opts.debug {
-            // Wire form (CONNECT, which carries secrets, never passes here).
-            let mut wire = BytesMut::new();
-            let _ = op.encode(&mut wire);
-            let text = String::from_utf8_lossy(&wire);
-            tracing::debug!(target: "nats_actix::trace", "->> {}", text.trim_end());
-        }
-        self.kick();
+    fn connected(&self) -> bool {
+        self.write_handle.is_some()
     }
 
     fn ping(&mut self, waiter: PongWaiter) -> Result<(), Error> {
-        if self.state == State::Closed {
-            waiter.fail(&Error::new(ErrorKind::Closed));
-            return Err(Error::new(ErrorKind::Closed));
-        }
-        if self.write_handle.is_none() {
-            waiter.fail(&Error::new(ErrorKind::NotConnected));
-            return Err(Error::new(ErrorKind::NotConnected));
+        let err = match self.state {
+            State::Closed => Some(Error::new(ErrorKind::Closed)),
+            _ if !self.connected() => Some(Error::new(ErrorKind::NotConnected)),
+            _ => None,
+        };
+        if let Some(err) = err {
+            waiter.fail(&err);
+            return Err(err);
         }
         self.pongs.push_back(waiter);
-        self.write_op(&ClientOp::Ping);
+        self.writer.op(&ClientOp::Ping);
         Ok(())
     }
 
@@ -181,91 +186,22 @@ impl Connection {
             State::Closed => Err(Error::new(ErrorKind::Closed)),
             State::Draining => Err(Error::with_source(
                 ErrorKind::Closed,
-                crate::transport::Msg("the connection is draining".into()),
+                Text("the connection is draining".into()),
             )),
             _ => Ok(()),
         }
-    }
-
-    /// Validates and encodes a publish.
-    fn publish(&mut self, p: &Publish) -> Result<(), Error> {
-        if self.state == State::Closed {
-            return Err(Error::new(ErrorKind::Closed));
-        }
-        validate_publish(&p.subject)?;
-        if let Some(r) = &p.reply {
-            validate_publish(r)?;
-        }
-        let hlen = match &p.headers {
-            Some(h) => {
-                h.validate()?;
-                h.encoded_len()
-            }
-            None => 0,
-        };
-        let size = hlen + p.payload.len();
-        if size > self.max_payload {
-            return Err(Error::with_source(
-                ErrorKind::MaxPayloadExceeded,
-                crate::transport::Msg(format!(
-                    "message of {size} bytes exceeds the server's max_payload of {}",
-                    self.max_payload
-                )),
-            ));
-        }
-        if self.write_handle.is_none() {
-            return Err(Error::new(ErrorKind::NotConnected));
-        }
-        if self.out.len() >= 2 * self.opts.write_buffer_limit {
-            return Err(Error::with_source(
-                ErrorKind::BufferFull,
-                crate::transport::Msg(format!(
-                    "write buffer holds {} bytes, over twice the limit of {}",
-                    self.out.len(),
-                    self.opts.write_buffer_limit
-                )),
-            ));
-        }
-        encode_pub(
-            &mut self.out,
-            p.subject.as_bytes(),
-            p.reply.as_ref().map(|r| &r.as_bytes()[..]),
-            p.headers.as_ref(),
-            &p.payload,
-        )?;
-        if self.opts.debug {
-            tracing::debug!(target: "nats_actix::trace", "->> PUB {} {:?} {} bytes", p.subject, p.reply, size);
-        }
-        self.stats
-            .out_msgs
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.stats
-            .out_bytes
-            .fetch_add(size as u64, std::sync::atomic::Ordering::Relaxed);
-        self.kick();
-        Ok(())
     }
 
     fn attach(&mut self, t: Transport, ctx: &mut Context<Self>) {
         self.detach(ctx);
         self.generation += 1;
         let generation = self.generation;
-        self.max_payload = t.info.max_payload.max(1);
+        self.writer.set_max_payload(t.info.max_payload.max(1));
         self.info = Some(t.info);
         self.server = Some(t.server);
         self.pings_out = 0;
-        let read = Prefixed {
-            prefix: t.leftover,
-            inner: t.read,
-        };
-        let codec = NatsCodec::new(crate::transport::limits(&self.opts));
-        let framed = FramedRead::with_capacity(read, codec, 64 * 1024);
-        self.read_handle = Some(ctx.add_stream(Tagged {
-            generation,
-            inner: framed,
-            done: false,
-        }));
-        // Replay subscriptions, with what remains of their max.
+        // Replay subscriptions, with what remains of their max, ahead of
+        // anything buffered.
         let mut replay = BytesMut::new();
         for (sid, s) in &self.subs {
             let _ = ClientOp::Subscribe {
@@ -277,22 +213,33 @@ impl Connection {
             if let Some(max) = s.max {
                 let _ = ClientOp::Unsubscribe {
                     sid: *sid,
-                    max: Some(max),
+                    max: Some(max.saturating_sub(s.delivered)),
                 }
                 .encode(&mut replay);
             }
         }
         if !replay.is_empty() {
-            replay.extend_from_slice(&self.out);
-            self.out = replay;
+            self.writer.prepend(replay);
         }
+        self.read_handle = Some(ctx.spawn(ReadLoop {
+            io: t.read,
+            buf: {
+                let mut b = BytesMut::with_capacity(READ_CHUNK.max(t.leftover.len()));
+                b.extend_from_slice(&t.leftover);
+                b
+            },
+            parser: Parser::new(crate::transport::limits(&self.opts)),
+            generation,
+        }));
         self.write_handle = Some(ctx.spawn(WriteLoop {
-            io: Some(t.write),
+            io: t.write,
+            current: None,
             generation,
         }));
         if self.state == State::Disconnected {
             self.state = State::Connected;
         }
+        self.writer.set_state(writer::CONNECTED);
     }
 
     fn detach(&mut self, ctx: &mut Context<Self>) {
@@ -302,10 +249,6 @@ impl Connection {
         if let Some(h) = self.write_handle.take() {
             ctx.cancel_future(h);
         }
-        self.write_waker = None;
-        for w in self.drain_wakers.drain(..) {
-            w.wake();
-        }
         let err = Error::new(ErrorKind::Disconnected);
         for w in self.pongs.drain(..) {
             w.fail(&err);
@@ -314,13 +257,17 @@ impl Connection {
 
     /// The transport failed: tell the Supervisor, which decides.
     fn lost(&mut self, reason: Error, ctx: &mut Context<Self>) {
-        if self.write_handle.is_none() && self.read_handle.is_none() {
+        if !self.connected() && self.read_handle.is_none() {
             return;
         }
         tracing::debug!(error = %reason, "connection lost");
+        self.generation += 1;
         self.detach(ctx);
+        if self.state != State::Closed {
+            self.writer.set_state(writer::DISCONNECTED);
+        }
         // Bytes not yet written are lost with the socket (at-most-once).
-        self.out.clear();
+        self.writer.clear();
         if self.state == State::Connected {
             self.state = State::Disconnected;
         }
@@ -341,8 +288,10 @@ impl Connection {
             return;
         }
         self.state = State::Closed;
-        self.close_reason = reason.clone();
+        self.writer.set_state(writer::CLOSED);
+        self.generation += 1;
         self.detach(ctx);
+        self.writer.clear();
         for (_, s) in self.subs.drain() {
             s.addr.do_send(End(None));
         }
@@ -350,6 +299,82 @@ impl Connection {
             sup.do_send(crate::supervisor::Closed { reason });
         }
         ctx.stop();
+    }
+
+    /// Ends a subscription from the connection's side: forget it (which
+    /// ends its stream), optionally UNSUB, and tell its actor.
+    fn end_sub(&mut self, sid: u64, unsub: bool, reason: Option<Error>) {
+        if let Some(s) = self.subs.remove(&sid) {
+            if unsub && self.connected() {
+                self.writer.op(&ClientOp::Unsubscribe { sid, max: None });
+            }
+            s.addr.do_send(End(reason));
+        }
+    }
+
+    /// Routes one message to its subscription, applying the pending
+    /// limits (drop newest, count, one event per episode).
+    fn route(
+        &mut self,
+        sid: u64,
+        subject: Subject,
+        reply: Option<Subject>,
+        headers: Option<crate::HeaderMap>,
+        payload: Bytes,
+    ) {
+        let Some(e) = self.subs.get_mut(&sid) else {
+            return;
+        };
+        let bytes = payload.len() as u64;
+        self.stats.in_msgs.fetch_add(1, Relaxed);
+        self.stats.in_bytes.fetch_add(bytes, Relaxed);
+        if self.opts.debug {
+            tracing::debug!(target: "nats_actix::trace", "<<- MSG {} {} {:?} {} bytes", subject, sid, reply, bytes);
+        }
+        e.delivered += 1;
+        let sh = &e.shared;
+        sh.received.fetch_add(1, Relaxed);
+        let mut alive = true;
+        if sh.pending_msgs.load(Relaxed) >= e.limit_msgs
+            || sh.pending_bytes.load(Relaxed) + bytes > e.limit_bytes
+        {
+            sh.dropped.fetch_add(1, Relaxed);
+            if !sh.slow.swap(true, Relaxed) {
+                self.events.emit(Event::SlowConsumer {
+                    sid,
+                    subject: e.subject.to_string(),
+                });
+            }
+        } else {
+            sh.slow.store(false, Relaxed);
+            sh.pending_msgs.fetch_add(1, Relaxed);
+            sh.pending_bytes.fetch_add(bytes, Relaxed);
+            sh.processed.fetch_add(1, Relaxed);
+            let msg = Msg {
+                subject,
+                reply,
+                headers,
+                payload,
+                sid,
+                writer: Some(self.writer.clone()),
+                token: Some(PendingToken::new(sh.clone(), bytes)),
+            };
+            alive = match &e.delivery {
+                Delivery::Actor(r) => {
+                    r.do_send(msg);
+                    r.connected()
+                }
+                Delivery::Channel(tx) => tx.send(msg).is_ok(),
+                Delivery::Func(f) => f(msg),
+            };
+        }
+        if !alive {
+            // The stream or the actor is gone: nobody listens any more.
+            self.end_sub(sid, true, None);
+        } else if e.max.is_some_and(|m| e.delivered >= m) {
+            // The server unsubscribed on its side.
+            self.end_sub(sid, false, None);
+        }
     }
 
     fn handle_op(&mut self, op: ServerOp, ctx: &mut Context<Self>) {
@@ -360,35 +385,12 @@ impl Connection {
                 reply,
                 headers,
                 payload,
-            } => {
-                let Some(entry) = self.subs.get_mut(&sid) else {
-                    return;
-                };
-                use std::sync::atomic::Ordering::Relaxed;
-                self.stats.in_msgs.fetch_add(1, Relaxed);
-                self.stats.in_bytes.fetch_add(payload.len() as u64, Relaxed);
-                if self.opts.debug {
-                    tracing::debug!(target: "nats_actix::trace", "<<- MSG {} {} {:?} {} bytes", subject, sid, reply, payload.len());
-                }
-                entry.delivered += 1;
-                entry.addr.do_send(Deliver(Msg {
-                    subject,
-                    reply,
-                    headers,
-                    payload,
-                    sid,
-                    conn: self.me.clone(),
-                    token: None,
-                }));
-                if entry.max.is_some_and(|m| entry.delivered >= m) {
-                    self.subs.remove(&sid);
-                }
-            }
+            } => self.route(sid, subject, reply, headers, payload),
             ServerOp::Ping => {
                 if self.opts.debug {
                     tracing::debug!(target: "nats_actix::trace", "<<- PING");
                 }
-                self.write_op(&ClientOp::Pong);
+                self.writer.op(&ClientOp::Pong);
             }
             ServerOp::Pong => {
                 if self.opts.debug {
@@ -403,14 +405,15 @@ impl Connection {
                         let _ = tx.send(Ok(start.elapsed()));
                     }
                     Some(PongWaiter::DrainSub(sid, tx)) => {
-                        // Every message for it has been routed; the
-                        // Subscription ends itself behind them.
+                        // Every message for it has been routed; forgetting
+                        // it ends its stream, and its actor stops itself.
                         self.subs.remove(&sid);
                         let _ = tx.send(Ok(()));
                     }
                     Some(PongWaiter::DrainAll) => {
-                        for (_, s) in self.subs.drain() {
-                            s.addr.do_send(End(None));
+                        let sids: Vec<u64> = self.subs.keys().copied().collect();
+                        for sid in sids {
+                            self.end_sub(sid, false, None);
                         }
                         self.close_gracefully(None, ctx);
                     }
@@ -418,45 +421,7 @@ impl Connection {
                 }
             }
             ServerOp::Ok => {}
-            ServerOp::Info(info) => {
-                if self.opts.debug {
-                    tracing::debug!(target: "nats_actix::trace", "<<- INFO {:?}", info);
-                }
-                let old = self.info.take().unwrap_or_default();
-                if !self.opts.ignore_cluster_updates && old.connect_urls != info.connect_urls {
-                    let added: Vec<String> = info
-                        .connect_urls
-                        .iter()
-                        .filter(|u| !old.connect_urls.contains(u))
-                        .cloned()
-                        .collect();
-                    let deleted: Vec<String> = old
-                        .connect_urls
-                        .iter()
-                        .filter(|u| !info.connect_urls.contains(u))
-                        .cloned()
-                        .collect();
-                    if let Some(sup) = &self.supervisor {
-                        sup.do_send(crate::supervisor::ServersUpdate {
-                            urls: info.connect_urls.clone(),
-                        });
-                    }
-                    self.events.emit(Event::ServersChanged { added, deleted });
-                }
-                if info.lame_duck_mode && !old.lame_duck_mode {
-                    self.events.emit(Event::LameDuckMode {
-                        server: self
-                            .server
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                    });
-                }
-                if info.max_payload > 0 {
-                    self.max_payload = info.max_payload;
-                }
-                self.info = Some(*info);
-            }
+            ServerOp::Info(info) => self.update_info(*info),
             ServerOp::Err(e) => {
                 tracing::debug!(error = %e, "server error");
                 match e.kind() {
@@ -471,8 +436,8 @@ impl Connection {
                                     && s.queue.as_ref().map(|q| q.as_str().to_string()) == queue
                             })
                             .map(|(sid, _)| *sid);
-                        match sid.and_then(|sid| self.subs.remove(&sid)) {
-                            Some(s) => s.addr.do_send(End(Some(e.into()))),
+                        match sid {
+                            Some(sid) => self.end_sub(sid, false, Some(e.into())),
                             None => self.events.emit(Event::Error(e.into())),
                         }
                     }
@@ -491,21 +456,59 @@ impl Connection {
         }
     }
 
+    fn update_info(&mut self, info: ServerInfo) {
+        if self.opts.debug {
+            tracing::debug!(target: "nats_actix::trace", "<<- INFO {:?}", info);
+        }
+        let old = self.info.take().unwrap_or_default();
+        if !self.opts.ignore_cluster_updates && old.connect_urls != info.connect_urls {
+            let added: Vec<String> = info
+                .connect_urls
+                .iter()
+                .filter(|u| !old.connect_urls.contains(u))
+                .cloned()
+                .collect();
+            let deleted: Vec<String> = old
+                .connect_urls
+                .iter()
+                .filter(|u| !info.connect_urls.contains(u))
+                .cloned()
+                .collect();
+            if let Some(sup) = &self.supervisor {
+                sup.do_send(crate::supervisor::ServersUpdate {
+                    urls: info.connect_urls.clone(),
+                });
+            }
+            self.events.emit(Event::ServersChanged { added, deleted });
+        }
+        if info.lame_duck_mode && !old.lame_duck_mode {
+            self.events.emit(Event::LameDuckMode {
+                server: self
+                    .server
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            });
+        }
+        if info.max_payload > 0 {
+            self.writer.set_max_payload(info.max_payload);
+        }
+        self.info = Some(info);
+    }
+
+    /// Closes once everything buffered is written (at most a second).
     fn close_gracefully(&mut self, reason: Option<Error>, ctx: &mut Context<Self>) {
         if self.state == State::Closed {
             return;
         }
-        // Give the write loop up to a second to write what is buffered.
-        let deadline = Instant::now() + Duration::from_secs(1);
-        let fallback = reason.clone();
-        ctx.run_later(Duration::from_secs(1), move |act, ctx| {
-            act.shutdown(fallback, ctx)
-        });
+        let writer = self.writer.clone();
         ctx.spawn(
-            WaitDrained { deadline, low: 0 }.then(move |_, act: &mut Connection, ctx| {
-                act.shutdown(reason, ctx);
-                fut::ready(())
-            }),
+            async move { writer.wait_idle(Duration::from_secs(1)).await }
+                .into_actor(self)
+                .then(move |_, act: &mut Connection, ctx| {
+                    act.shutdown(reason, ctx);
+                    fut::ready(())
+                }),
         );
     }
 }
@@ -518,21 +521,16 @@ impl Actor for Connection {
         self.me = Some(ctx.address());
         let interval = self.opts.ping_interval;
         ctx.run_interval(interval, |act, ctx| {
-            if act.write_handle.is_none() || act.state == State::Closed {
+            if !act.connected() || act.state == State::Closed {
                 return;
             }
             if act.pings_out >= act.opts.max_ping_out {
-                act.events.emit(Event::Error(Error::with_source(
+                let err = Error::with_source(
                     ErrorKind::TimedOut,
-                    crate::transport::Msg("stale connection: PINGs unanswered".into()),
-                )));
-                act.lost(
-                    Error::with_source(
-                        ErrorKind::TimedOut,
-                        crate::transport::Msg("stale connection".into()),
-                    ),
-                    ctx,
+                    Text("stale connection: PINGs unanswered".into()),
                 );
+                act.events.emit(Event::Error(err.clone()));
+                act.lost(err, ctx);
                 return;
             }
             act.pings_out += 1;
@@ -557,8 +555,8 @@ impl Handler<Attach> for Connection {
     }
 }
 
-/// Removes a subscription from the routing table (the Subscription actor
-/// ended), sending UNSUB when asked.
+/// Removes a subscription from the routing table (its actor ended it),
+/// sending UNSUB when asked.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct RemoveSub {
@@ -569,8 +567,8 @@ pub(crate) struct RemoveSub {
 impl Handler<RemoveSub> for Connection {
     type Result = ();
     fn handle(&mut self, msg: RemoveSub, _: &mut Context<Self>) {
-        if self.subs.remove(&msg.sid).is_some() && msg.unsub && self.write_handle.is_some() {
-            self.write_op(&ClientOp::Unsubscribe {
+        if self.subs.remove(&msg.sid).is_some() && msg.unsub && self.connected() {
+            self.writer.op(&ClientOp::Unsubscribe {
                 sid: msg.sid,
                 max: None,
             });
@@ -589,20 +587,23 @@ pub(crate) struct SetMax {
 impl Handler<SetMax> for Connection {
     type Result = ();
     fn handle(&mut self, msg: SetMax, _: &mut Context<Self>) {
-        if let Some(s) = self.subs.get_mut(&msg.sid) {
-            s.max = Some(msg.max);
-            if self.write_handle.is_some() {
-                self.write_op(&ClientOp::Unsubscribe {
-                    sid: msg.sid,
-                    max: Some(msg.max),
-                });
-            }
+        let Some(s) = self.subs.get_mut(&msg.sid) else {
+            return;
+        };
+        s.max = Some(msg.max);
+        if s.delivered >= msg.max {
+            self.end_sub(msg.sid, true, None);
+        } else if self.connected() {
+            self.writer.op(&ClientOp::Unsubscribe {
+                sid: msg.sid,
+                max: Some(msg.max),
+            });
         }
     }
 }
 
-/// Drains one subscription: UNSUB, then a PING/PONG, then the
-/// subscription ends.
+/// Drains one subscription: UNSUB, then a PING/PONG; when the PONG
+/// arrives every message for it has been delivered and it ends.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), Error>")]
 pub(crate) struct DrainSub {
@@ -613,8 +614,8 @@ impl Handler<DrainSub> for Connection {
     type Result = ResponseFuture<Result<(), Error>>;
     fn handle(&mut self, msg: DrainSub, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        if self.subs.contains_key(&msg.sid) && self.write_handle.is_some() {
-            self.write_op(&ClientOp::Unsubscribe {
+        if self.subs.contains_key(&msg.sid) && self.connected() {
+            self.writer.op(&ClientOp::Unsubscribe {
                 sid: msg.sid,
                 max: None,
             });
@@ -622,9 +623,7 @@ impl Handler<DrainSub> for Connection {
                 return Box::pin(async move { Err(e) });
             }
         } else {
-            if let Some(s) = self.subs.remove(&msg.sid) {
-                s.addr.do_send(End(None));
-            }
+            self.subs.remove(&msg.sid);
             let _ = tx.send(Ok(()));
         }
         Box::pin(async move { rx.await.map_err(|_| Error::new(ErrorKind::Closed))? })
@@ -632,25 +631,24 @@ impl Handler<DrainSub> for Connection {
 }
 
 impl Handler<Publish> for Connection {
-    type Result = ResponseActFuture<Self, Result<(), Error>>;
+    type Result = ResponseFuture<Result<(), Error>>;
 
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) -> Self::Result {
-        let res = self.publish(&msg);
+        let res = self.writer.publish(
+            &msg.subject,
+            msg.reply.as_deref(),
+            msg.headers.as_ref(),
+            &msg.payload,
+        );
         if let Err(e) = &res {
             tracing::debug!(error = %e, subject = %msg.subject, "publish rejected");
         }
-        if res.is_ok() && self.out.len() > self.opts.write_buffer_limit {
-            // Backpressure: answer once the buffer is drained below half.
-            let low = self.opts.write_buffer_limit / 2;
-            return Box::pin(
-                WaitDrained {
-                    deadline: Instant::now() + Duration::from_secs(3600),
-                    low,
-                }
-                .map(|_, _, _| Ok(())),
-            );
+        if res.is_ok() && self.writer.buffered() > self.writer.limit() {
+            // Backpressure: answer once the buffer is drained.
+            let writer = self.writer.clone();
+            return Box::pin(async move { writer.wait_below_limit().await });
         }
-        Box::pin(fut::ready(res))
+        Box::pin(std::future::ready(res))
     }
 }
 
@@ -663,24 +661,24 @@ impl Handler<Subscribe> for Connection {
         if let Some(q) = &msg.options.queue {
             validate_queue(q)?;
         }
-        let pending_msgs = msg
+        let limit_msgs = msg
             .options
             .pending_msgs_limit
             .unwrap_or(self.opts.pending_msgs_limit);
-        let pending_bytes = msg
+        let limit_bytes = msg
             .options
             .pending_bytes_limit
             .unwrap_or(self.opts.pending_bytes_limit);
-        if pending_msgs == 0 || pending_bytes == 0 {
+        if limit_msgs == 0 || limit_bytes == 0 {
             return Err(Error::with_source(
                 ErrorKind::InvalidArgument,
-                crate::transport::Msg("pending limits must be greater than 0".into()),
+                Text("pending limits must be greater than 0".into()),
             ));
         }
         if msg.options.max == Some(0) {
             return Err(Error::with_source(
                 ErrorKind::InvalidArgument,
-                crate::transport::Msg("max must be greater than 0".into()),
+                Text("max must be greater than 0".into()),
             ));
         }
         let Some(me) = self.me.clone() else {
@@ -692,40 +690,39 @@ impl Handler<Subscribe> for Connection {
         let addr = Subscription::new(SubscriptionInit {
             sid,
             subject: msg.subject.clone(),
-            delivery: msg.delivery,
             shared: shared.clone(),
             conn: me,
-            events: self.events.clone(),
-            max: msg.options.max,
             timeout: msg.options.timeout,
-            limit_msgs: pending_msgs,
-            limit_bytes: pending_bytes,
             on_end: msg.options.on_end,
         })
         .start();
-        self.subs.insert(
-            sid,
-            SubEntry {
-                subject: msg.subject.clone(),
-                queue: msg.options.queue.clone(),
-                max: msg.options.max,
-                delivered: 0,
-                addr: addr.clone(),
-            },
-        );
-        if self.write_handle.is_some() {
-            self.write_op(&ClientOp::Subscribe {
+        if self.connected() {
+            self.writer.op(&ClientOp::Subscribe {
                 sid,
                 subject: msg.subject.clone(),
-                queue_group: msg.options.queue,
+                queue_group: msg.options.queue.clone(),
             });
             if let Some(max) = msg.options.max {
-                self.write_op(&ClientOp::Unsubscribe {
+                self.writer.op(&ClientOp::Unsubscribe {
                     sid,
                     max: Some(max),
                 });
             }
         }
+        self.subs.insert(
+            sid,
+            SubEntry {
+                subject: msg.subject.clone(),
+                queue: msg.options.queue,
+                max: msg.options.max,
+                delivered: 0,
+                addr: addr.clone(),
+                delivery: msg.delivery,
+                shared: shared.clone(),
+                limit_msgs: limit_msgs as u64,
+                limit_bytes: limit_bytes as u64,
+            },
+        );
         Ok(SubscriptionHandle {
             sid,
             subject: msg.subject,
@@ -776,19 +773,18 @@ impl Handler<GetServerInfo> for Connection {
 impl Handler<Drain> for Connection {
     type Result = Result<(), Error>;
 
-    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
         self.check_open()?;
-        if self.write_handle.is_none() {
+        if !self.connected() {
             return Err(Error::new(ErrorKind::NotConnected));
         }
         self.state = State::Draining;
         let sids: Vec<u64> = self.subs.keys().copied().collect();
         for sid in sids {
-            self.write_op(&ClientOp::Unsubscribe { sid, max: None });
+            self.writer.op(&ClientOp::Unsubscribe { sid, max: None });
         }
         self.pongs.push_back(PongWaiter::DrainAll);
-        self.write_op(&ClientOp::Ping);
-        let _ = ctx;
+        self.writer.op(&ClientOp::Ping);
         Ok(())
     }
 }
@@ -812,63 +808,74 @@ impl Handler<CloseWith> for Connection {
     }
 }
 
-enum ReadItem {
-    Op(u64, Result<ServerOp, ProtoError>),
-    Eof(u64),
-}
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Reads per poll before yielding to the mailbox and other futures.
+const READS_PER_POLL: usize = 8;
 
-/// Tags each decoded op with the transport generation, and reports EOF
-/// as an item (actix's `finished` cannot tell streams apart).
-struct Tagged<S> {
+/// Reads the socket and handles every complete op in place: no stream
+/// item, no message per op.
+struct ReadLoop {
+    io: BoxRead,
+    buf: BytesMut,
+    parser: Parser,
     generation: u64,
-    inner: S,
-    done: bool,
 }
 
-impl<S> Stream for Tagged<S>
-where
-    S: Stream<Item = Result<ServerOp, ProtoError>> + Unpin,
-{
-    type Item = ReadItem;
+impl ActorFuture<Connection> for ReadLoop {
+    type Output = ();
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ReadItem>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let generation = self.generation;
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Ready(Some(item)) => Poll::Ready(Some(ReadItem::Op(generation, item))),
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(Some(ReadItem::Eof(generation)))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl StreamHandler<ReadItem> for Connection {
-    fn handle(&mut self, item: ReadItem, ctx: &mut Context<Self>) {
-        match item {
-            ReadItem::Op(g, _) | ReadItem::Eof(g) if g != self.generation => {}
-            ReadItem::Op(_, Ok(op)) => self.handle_op(op, ctx),
-            ReadItem::Op(_, Err(e)) => {
-                let err: Error = e.into();
-                if err.kind() != ErrorKind::Io {
-                    self.events.emit(Event::Error(err.clone()));
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut Connection,
+        ctx: &mut Context<Connection>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        let this = self.get_mut();
+        let mut reads = 0;
+        loop {
+            loop {
+                if this.generation != act.generation {
+                    return Poll::Ready(());
                 }
-                self.lost(err, ctx);
+                match this.parser.parse(&mut this.buf) {
+                    Ok(Some(op)) => act.handle_op(op, ctx),
+                    Ok(None) => break,
+                    Err(e) => {
+                        let err: Error = e.into();
+                        act.events.emit(Event::Error(err.clone()));
+                        act.lost(err, ctx);
+                        return Poll::Ready(());
+                    }
+                }
             }
-            ReadItem::Eof(_) => self.lost(Error::new(ErrorKind::Disconnected), ctx),
+            if reads == READS_PER_POLL {
+                task.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if this.buf.capacity() - this.buf.len() < READ_CHUNK / 4 {
+                this.buf.reserve(READ_CHUNK);
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), task, &mut this.buf) {
+                Poll::Ready(Ok(0)) => {
+                    act.lost(Error::new(ErrorKind::Disconnected), ctx);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(_)) => reads += 1,
+                Poll::Ready(Err(e)) => {
+                    act.lost(e.into(), ctx);
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
-
-    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
-/// Drains the write buffer into the socket in large writes.
+/// Writes the shared buffer to the socket, a whole buffer at a time.
 struct WriteLoop {
-    io: Option<BoxWrite>,
+    io: BoxWrite,
+    current: Option<Bytes>,
     generation: u64,
 }
 
@@ -882,29 +889,28 @@ impl ActorFuture<Connection> for WriteLoop {
         task: &mut TaskContext<'_>,
     ) -> Poll<()> {
         let this = self.get_mut();
-        if this.generation != act.generation {
-            return Poll::Ready(());
-        }
-        let Some(io) = this.io.as_mut() else {
-            return Poll::Ready(());
-        };
         loop {
-            if act.out.is_empty() {
-                for w in act.drain_wakers.drain(..) {
-                    w.wake();
-                }
-                match Pin::new(&mut *io).poll_flush(task) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => {
-                        act.lost(e.into(), ctx);
-                        return Poll::Ready(());
+            if this.generation != act.generation {
+                return Poll::Ready(());
+            }
+            let Some(chunk) = this.current.as_mut() else {
+                match act.writer.take(task.waker()) {
+                    Some(chunk) => {
+                        this.current = Some(chunk);
+                        continue;
+                    }
+                    None => {
+                        return match Pin::new(&mut this.io).poll_flush(task) {
+                            Poll::Ready(Err(e)) => {
+                                act.lost(e.into(), ctx);
+                                Poll::Ready(())
+                            }
+                            _ => Poll::Pending,
+                        };
                     }
                 }
-                act.write_waker = Some(task.waker().clone());
-                return Poll::Pending;
-            }
-            match Pin::new(&mut *io).poll_write(task, &act.out) {
+            };
+            match Pin::new(&mut this.io).poll_write(task, chunk) {
                 Poll::Ready(Ok(0)) => {
                     act.lost(
                         std::io::Error::new(std::io::ErrorKind::WriteZero, "socket closed").into(),
@@ -913,11 +919,10 @@ impl ActorFuture<Connection> for WriteLoop {
                     return Poll::Ready(());
                 }
                 Poll::Ready(Ok(n)) => {
-                    act.out.advance(n);
-                    if act.out.len() < act.opts.write_buffer_limit / 2 {
-                        for w in act.drain_wakers.drain(..) {
-                            w.wake();
-                        }
+                    chunk.advance(n);
+                    if chunk.is_empty() {
+                        this.current = None;
+                        act.writer.wrote();
                     }
                 }
                 Poll::Ready(Err(e)) => {
@@ -930,29 +935,6 @@ impl ActorFuture<Connection> for WriteLoop {
     }
 }
 
-/// Resolves when the write buffer is at or below `low` bytes, the
-/// transport is gone, or the deadline passes.
-struct WaitDrained {
-    deadline: Instant,
-    low: usize,
-}
-
-impl ActorFuture<Connection> for WaitDrained {
-    type Output = ();
-
-    fn poll(
-        self: Pin<&mut Self>,
-        act: &mut Connection,
-        _: &mut Context<Connection>,
-        task: &mut TaskContext<'_>,
-    ) -> Poll<()> {
-        if act.out.len() <= self.low
-            || act.write_handle.is_none()
-            || Instant::now() >= self.deadline
-        {
-            return Poll::Ready(());
-        }
-        act.drain_wakers.push(task.waker().clone());
-        Poll::Pending
-    }
-}
+/// Silences the unused-import lint for trait methods used via `Pin`.
+#[allow(dead_code)]
+fn _traits(_: &dyn AsyncRead, _: &dyn AsyncWrite) {}

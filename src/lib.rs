@@ -123,6 +123,7 @@ pub mod subject;
 pub mod subscription;
 pub mod supervisor;
 mod transport;
+mod writer;
 
 pub use client::{
     Client, EventStream, JsonSubscriber, RequestManyOptions, Subscriber, TextSubscriber,

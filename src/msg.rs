@@ -2,14 +2,14 @@
 
 use std::fmt;
 
-use actix::Addr;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::connection::Connection;
 use crate::headers::{HeaderMap, StatusCode};
-use crate::messages::Publish;
 use crate::subscription::PendingToken;
+use crate::writer::Writer;
 use crate::{Error, ErrorKind, Subject};
 
 /// A message delivered to a subscription.
@@ -38,7 +38,9 @@ pub struct Msg {
     /// The payload.
     pub payload: Bytes,
     pub(crate) sid: u64,
-    pub(crate) conn: Option<Addr<Connection>>,
+    pub(crate) writer: Option<Arc<Writer>>,
+    /// Held for its `Drop`: the message counts as pending while alive.
+    #[allow(dead_code)]
     pub(crate) token: Option<PendingToken>,
 }
 
@@ -55,7 +57,7 @@ impl Clone for Msg {
             headers: self.headers.clone(),
             payload: self.payload.clone(),
             sid: self.sid,
-            conn: self.conn.clone(),
+            writer: self.writer.clone(),
             token: None,
         }
     }
@@ -96,7 +98,7 @@ impl Msg {
             headers: None,
             payload: payload.into(),
             sid: 0,
-            conn: None,
+            writer: None,
             token: None,
         }
     }
@@ -146,8 +148,9 @@ impl Msg {
     /// # Errors
     ///
     /// `NotConnected` when the message did not come from a connection,
-    /// `Closed` when the connection is closed, `InvalidSubject` when the
-    /// reply subject is not a valid publish subject.
+    /// `Closed` when the connection is closed, `InvalidSubject`,
+    /// `InvalidHeader`, `MaxPayloadExceeded` (checked before any byte is
+    /// written) and `BufferFull` (the write buffer is at twice its limit).
     ///
     /// # Examples
     ///
@@ -172,19 +175,10 @@ impl Msg {
         let Some(reply) = &self.reply else {
             return Ok(false);
         };
-        let Some(conn) = &self.conn else {
+        let Some(writer) = &self.writer else {
             return Err(Error::new(ErrorKind::NotConnected));
         };
-        if !conn.connected() {
-            return Err(Error::new(ErrorKind::Closed));
-        }
-        crate::subject::validate_publish(reply)?;
-        conn.do_send(Publish {
-            subject: reply.clone(),
-            reply: None,
-            headers,
-            payload: payload.into(),
-        });
+        writer.publish(reply, None, headers.as_ref(), &payload.into())?;
         Ok(true)
     }
 }

@@ -12,8 +12,9 @@ use tokio::sync::oneshot;
 
 use crate::connection::Connection;
 use crate::headers::StatusCode;
-use crate::messages::{Delivery, Publish, Request, Subscribe, SubscribeOptions};
+use crate::messages::{Delivery, Request, Subscribe, SubscribeOptions};
 use crate::options::ConnectOptions;
+use crate::writer::Writer;
 use crate::{Error, ErrorKind, Msg, Subject};
 
 struct Waiter {
@@ -26,6 +27,7 @@ struct Waiter {
 /// does.
 pub struct RequestMux {
     conn: Addr<Connection>,
+    writer: Arc<Writer>,
     opts: Arc<ConnectOptions>,
     prefix: String,
     subscribed: bool,
@@ -43,10 +45,15 @@ impl std::fmt::Debug for RequestMux {
 }
 
 impl RequestMux {
-    pub(crate) fn new(conn: Addr<Connection>, opts: Arc<ConnectOptions>) -> RequestMux {
+    pub(crate) fn new(
+        conn: Addr<Connection>,
+        writer: Arc<Writer>,
+        opts: Arc<ConnectOptions>,
+    ) -> RequestMux {
         let prefix = format!("{}.{}", opts.inbox_prefix, crate::nuid::next());
         RequestMux {
             conn,
+            writer,
             opts,
             prefix,
             subscribed: false,
@@ -55,23 +62,48 @@ impl RequestMux {
         }
     }
 
-    /// Registers a waiter and publishes the request.
-    fn start(
+    /// Starts a request: subscribes the inbox first if needed (the mailbox
+    /// waits until the SUB is queued ahead of the request), then registers
+    /// a waiter and publishes. Returns the token.
+    fn begin(
         &mut self,
         req: Request,
         tx: oneshot::Sender<Result<Msg, Error>>,
         ctx: &mut Context<Self>,
     ) -> String {
-        if !self.subscribed {
-            self.subscribed = true;
-            self.conn.do_send(Subscribe {
-                subject: Subject::from(format!("{}.*", self.prefix)),
-                delivery: Delivery::Actor(ctx.address().recipient()),
-                options: SubscribeOptions::default().pending_limits(usize::MAX, usize::MAX),
-            });
-        }
         self.next_token += 1;
         let token = self.next_token.to_string();
+        if self.subscribed {
+            self.start(token.clone(), req, tx, ctx);
+            return token;
+        }
+        self.subscribed = true;
+        let subscribe = self.conn.send(Subscribe {
+            subject: Subject::from(format!("{}.*", self.prefix)),
+            delivery: Delivery::Actor(ctx.address().recipient()),
+            options: SubscribeOptions::default().pending_limits(usize::MAX, usize::MAX),
+        });
+        let t = token.clone();
+        ctx.wait(subscribe.into_actor(self).map(move |res, act, ctx| {
+            match res.map_err(Error::from).and_then(|r| r) {
+                Ok(_) => act.start(t, req, tx, ctx),
+                Err(e) => {
+                    act.subscribed = false;
+                    let _ = tx.send(Err(e));
+                }
+            }
+        }));
+        token
+    }
+
+    /// Registers a waiter and publishes the request.
+    fn start(
+        &mut self,
+        token: String,
+        req: Request,
+        tx: oneshot::Sender<Result<Msg, Error>>,
+        ctx: &mut Context<Self>,
+    ) {
         let timeout = req.options.timeout.unwrap_or(self.opts.request_timeout);
         let t = token.clone();
         let timer = ctx.run_later(timeout, move |act, _| {
@@ -87,30 +119,15 @@ impl RequestMux {
                 timer,
             },
         );
-        let publish = Publish {
-            subject: req.subject,
-            reply: Some(Subject::from(format!("{}.{}", self.prefix, token))),
-            headers: req.options.headers,
-            payload: req.payload,
-        };
-        let t = token.clone();
-        ctx.spawn(
-            self.conn
-                .send(publish)
-                .into_actor(self)
-                .map(move |res, act, ctx| {
-                    let err = match res {
-                        Ok(Ok(())) => return,
-                        Ok(Err(e)) => e,
-                        Err(e) => e.into(),
-                    };
-                    if let Some(w) = act.waiters.remove(&t) {
-                        ctx.cancel_future(w.timer);
-                        let _ = w.tx.send(Err(err));
-                    }
-                }),
-        );
-        token
+        let reply = format!("{}.{}", self.prefix, token);
+        if let Err(e) = self.writer.publish(
+            &req.subject,
+            Some(&reply),
+            req.options.headers.as_ref(),
+            &req.payload,
+        ) {
+            self.finish(&token, Err(e), ctx);
+        }
     }
 
     fn finish(&mut self, token: &str, res: Result<Msg, Error>, ctx: &mut Context<Self>) {
@@ -155,7 +172,7 @@ impl Handler<Request> for RequestMux {
 
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        self.start(req, tx, ctx);
+        self.begin(req, tx, ctx);
         Box::pin(async move { rx.await.map_err(|_| Error::new(ErrorKind::Closed))? })
     }
 }
@@ -172,7 +189,7 @@ impl Handler<StartRequest> for RequestMux {
     type Result = String;
 
     fn handle(&mut self, StartRequest(req, tx): StartRequest, ctx: &mut Context<Self>) -> String {
-        self.start(req, tx, ctx)
+        self.begin(req, tx, ctx)
     }
 }
 

@@ -2,9 +2,6 @@
 //! handshake, as a plain async function: read `INFO`, send `CONNECT` and
 //! `PING`, wait for `PONG`.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -150,25 +147,3 @@ impl std::fmt::Display for Msg {
 }
 
 impl std::error::Error for Msg {}
-
-/// A read half that first yields the bytes left over from the handshake.
-pub(crate) struct Prefixed {
-    pub(crate) prefix: BytesMut,
-    pub(crate) inner: BoxRead,
-}
-
-impl AsyncRead for Prefixed {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            let chunk = self.prefix.split_to(n);
-            buf.put_slice(&chunk);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}

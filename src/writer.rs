@@ -1,0 +1,277 @@
+//! The connection's write buffer, shared by the Connection actor and the
+//! [`Client`](crate::Client) handle.
+//!
+//! Every op is encoded straight into one buffer, under a lock that is
+//! uncontended on actix's single-threaded arbiters; the Connection's write
+//! loop swaps the whole buffer out and writes it in one go. A publish is
+//! thus an encode and a waker check: no allocation, no channel hop, no
+//! syscall of its own. Over `write_buffer_limit` the publisher waits until
+//! the write loop has drained the buffer below half of it (backpressure);
+//! nothing is dropped.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::task::Waker;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use crate::headers::HeaderMap;
+use crate::proto::{ClientOp, encode_pub};
+use crate::stats::StatsCounters;
+use crate::subject::validate_publish;
+use crate::transport::Msg as Text;
+use crate::{Error, ErrorKind};
+
+pub(crate) const DISCONNECTED: u8 = 0;
+pub(crate) const CONNECTED: u8 = 1;
+pub(crate) const CLOSED: u8 = 2;
+
+#[derive(Debug, Default)]
+struct Buf {
+    bytes: BytesMut,
+    waker: Option<Waker>,
+}
+
+/// The shared write buffer and what a publisher must know to fail fast.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    buf: Mutex<Buf>,
+    drained: Notify,
+    state: AtomicU8,
+    max_payload: AtomicUsize,
+    in_flight: AtomicUsize,
+    limit: usize,
+    debug: bool,
+    pub(crate) stats: std::sync::Arc<StatsCounters>,
+}
+
+impl Writer {
+    pub(crate) fn new(limit: usize, debug: bool, stats: std::sync::Arc<StatsCounters>) -> Writer {
+        Writer {
+            buf: Mutex::new(Buf {
+                bytes: BytesMut::with_capacity(64 * 1024),
+                waker: None,
+            }),
+            drained: Notify::new(),
+            state: AtomicU8::new(DISCONNECTED),
+            max_payload: AtomicUsize::new(usize::MAX),
+            in_flight: AtomicUsize::new(0),
+            limit,
+            debug,
+            stats,
+        }
+    }
+
+    pub(crate) fn set_state(&self, state: u8) {
+        self.state.store(state, Ordering::Release);
+        if state != CONNECTED {
+            // Wake publishers waiting on backpressure: they will fail.
+            self.drained.notify_waiters();
+        }
+    }
+
+    pub(crate) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_max_payload(&self, max: usize) {
+        self.max_payload.store(max, Ordering::Relaxed);
+    }
+
+    pub(crate) fn max_payload(&self) -> usize {
+        self.max_payload.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buf> {
+        // A panic while holding the lock leaves plain bytes behind: the
+        // buffer is still usable.
+        self.buf.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bytes waiting to be written.
+    pub(crate) fn buffered(&self) -> usize {
+        self.lock().bytes.len()
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn check_state(&self) -> Result<(), Error> {
+        match self.state() {
+            CONNECTED => Ok(()),
+            CLOSED => Err(Error::new(ErrorKind::Closed)),
+            _ => Err(Error::new(ErrorKind::NotConnected)),
+        }
+    }
+
+    /// Validates and encodes a publish. Never waits.
+    pub(crate) fn publish(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        self.check_state()?;
+        validate_publish(subject)?;
+        if let Some(r) = reply {
+            validate_publish(r)?;
+        }
+        let hlen = match headers {
+            Some(h) => {
+                h.validate()?;
+                h.encoded_len()
+            }
+            None => 0,
+        };
+        let size = hlen + payload.len();
+        let max = self.max_payload();
+        if size > max {
+            return Err(Error::with_source(
+                ErrorKind::MaxPayloadExceeded,
+                Text(format!(
+                    "message of {size} bytes exceeds the server's max_payload of {max}"
+                )),
+            ));
+        }
+        let waker = {
+            let mut b = self.lock();
+            if b.bytes.len() >= 2 * self.limit {
+                return Err(Error::with_source(
+                    ErrorKind::BufferFull,
+                    Text(format!(
+                        "write buffer holds {} bytes, twice its limit of {}",
+                        b.bytes.len(),
+                        self.limit
+                    )),
+                ));
+            }
+            encode_pub(
+                &mut b.bytes,
+                subject.as_bytes(),
+                reply.map(str::as_bytes),
+                headers,
+                payload,
+            )?;
+            b.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        self.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .out_bytes
+            .fetch_add(size as u64, Ordering::Relaxed);
+        if self.debug {
+            tracing::debug!(target: "nats_actix::trace", "->> PUB {} {:?} {} bytes", subject, reply, size);
+        }
+        Ok(())
+    }
+
+    /// Publishes, first waiting while the buffer is over its limit.
+    pub(crate) async fn publish_wait(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        self.wait_below_limit().await?;
+        self.publish(subject, reply, headers, payload)
+    }
+
+    /// Waits until the buffer is at or below its limit.
+    pub(crate) async fn wait_below_limit(&self) -> Result<(), Error> {
+        loop {
+            let notified = self.drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.buffered() <= self.limit {
+                return Ok(());
+            }
+            self.check_state()?;
+            notified.await;
+        }
+    }
+
+    /// Encodes a protocol op (SUB, UNSUB, PING, PONG).
+    pub(crate) fn op(&self, op: &ClientOp) {
+        let waker = {
+            let mut b = self.lock();
+            // These ops never fail to encode (no headers, no JSON).
+            let _ = op.encode(&mut b.bytes);
+            b.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        if self.debug {
+            let mut wire = BytesMut::new();
+            let _ = op.encode(&mut wire);
+            tracing::debug!(target: "nats_actix::trace", "->> {}", String::from_utf8_lossy(&wire).trim_end());
+        }
+    }
+
+    /// Puts bytes in front of the buffer (the subscription replay).
+    pub(crate) fn prepend(&self, mut front: BytesMut) {
+        let mut b = self.lock();
+        front.extend_from_slice(&b.bytes);
+        b.bytes = front;
+    }
+
+    /// Drops whatever was not written (the socket is gone).
+    pub(crate) fn clear(&self) {
+        self.lock().bytes.clear();
+        self.in_flight.store(0, Ordering::Release);
+        self.drained.notify_waiters();
+    }
+
+    /// Takes everything buffered, or registers the write loop's waker when
+    /// there is nothing.
+    pub(crate) fn take(&self, waker: &Waker) -> Option<Bytes> {
+        let chunk = {
+            let mut b = self.lock();
+            if b.bytes.is_empty() {
+                match &b.waker {
+                    Some(w) if w.will_wake(waker) => {}
+                    _ => b.waker = Some(waker.clone()),
+                }
+                return None;
+            }
+            b.bytes.split().freeze()
+        };
+        self.in_flight.store(chunk.len(), Ordering::Release);
+        // The buffer is empty again: publishers waiting on it may go on.
+        self.drained.notify_waiters();
+        Some(chunk)
+    }
+
+    /// Called by the write loop once a chunk is fully written.
+    pub(crate) fn wrote(&self) {
+        self.in_flight.store(0, Ordering::Release);
+        self.drained.notify_waiters();
+    }
+
+    /// Whether everything encoded so far has been written to the socket.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && self.buffered() == 0
+    }
+
+    /// Waits (up to `timeout`) until everything is written.
+    pub(crate) async fn wait_idle(&self, timeout: std::time::Duration) {
+        let _ = tokio::time::timeout(timeout, async {
+            loop {
+                let notified = self.drained.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.is_idle() || self.state() != CONNECTED {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+    }
+}
