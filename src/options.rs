@@ -467,7 +467,7 @@ pub(crate) type ReconnectDelayHandler = Arc<dyn Fn(usize) -> Duration + Send + S
 /// | wait_on_first_connect | false |
 /// | tls_required, tls_handshake_first | false |
 /// | reconnect_buffer_size | 8 MiB |
-/// | pending_msgs_limit / pending_bytes_limit | 65,536 / 64 MiB |
+/// | pending_msgs_limit / pending_bytes_limit | 524,288 / 64 MiB |
 /// | request_timeout | 1 s |
 /// | write_buffer_limit | 8 MiB |
 /// | max_control_line / max_payload_ceiling | 64 KiB / 64 MiB |
@@ -581,7 +581,7 @@ impl Default for ConnectOptions {
             tls_key_file: None,
             tls_handshake_first: false,
             reconnect_buffer_size: 8 * 1024 * 1024,
-            pending_msgs_limit: 65_536,
+            pending_msgs_limit: 524_288,
             pending_bytes_limit: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(1),
             write_buffer_limit: 8 * 1024 * 1024,
@@ -959,8 +959,9 @@ impl ConnectOptions {
 
     // ----- limits (beyond nats.deno) ----------------------------------------
 
-    /// The default pending message limit of each subscription (nats.go
-    /// uses 512K; we use 65,536).
+    /// The default pending message limit of each subscription: 524,288,
+    /// as nats.go. Messages count as pending from delivery until the user
+    /// drops them; the byte limit (64 MiB) bounds the memory.
     pub fn pending_msgs_limit(mut self, limit: usize) -> Self {
         self.pending_msgs_limit = limit;
         self
@@ -1319,7 +1320,7 @@ mod tests {
         assert_eq!((o.tls_cert_file, o.tls_key_file), (None, None));
         assert!(!o.tls_handshake_first);
         assert_eq!(o.reconnect_buffer_size, 8 * 1024 * 1024);
-        assert_eq!(o.pending_msgs_limit, 65_536);
+        assert_eq!(o.pending_msgs_limit, 524_288);
         assert_eq!(o.pending_bytes_limit, 64 * 1024 * 1024);
         assert_eq!(o.request_timeout, Duration::from_secs(1));
         assert_eq!(o.write_buffer_limit, 8 * 1024 * 1024);
