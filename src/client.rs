@@ -19,7 +19,7 @@ use crate::messages::{
     Close, Delivery, Drain, Flush, GetRtt, GetServerInfo, Publish, Request, RequestOptions,
     Subscribe, SubscribeOptions, SubscriptionHandle, Unsubscribe,
 };
-use crate::muxer::{CancelRequest, PendingRequests, RequestMux, StartRequest};
+use crate::muxer::{MuxShared, RequestMux};
 use crate::options::ConnectOptions;
 use crate::proto::ServerInfo;
 use crate::stats::{Statistics, StatsCounters};
@@ -31,7 +31,8 @@ struct Inner {
     writer: Arc<crate::writer::Writer>,
     conn: Addr<Connection>,
     sup: Addr<Supervisor>,
-    mux: Addr<RequestMux>,
+    mux: Arc<MuxShared>,
+    mux_addr: Addr<RequestMux>,
     opts: Arc<ConnectOptions>,
     stats: Arc<StatsCounters>,
 }
@@ -97,7 +98,9 @@ impl Client {
             stats.clone(),
         ));
         let conn = Connection::new(opts.clone(), events, stats.clone(), writer.clone()).start();
-        let mux = RequestMux::new(conn.clone(), writer.clone(), opts.clone()).start();
+        let mux_actor = RequestMux::new(conn.clone(), writer.clone(), opts.clone());
+        let mux_shared = mux_actor.shared();
+        let mux = mux_actor.start();
         sup.send(Start {
             conn: conn.clone(),
             mux: mux.clone(),
@@ -110,7 +113,8 @@ impl Client {
                 writer,
                 conn,
                 sup,
-                mux,
+                mux: mux_shared,
+                mux_addr: mux.clone(),
                 opts,
                 stats,
             }),
@@ -129,6 +133,12 @@ impl Client {
     /// The Connection actor, for actors that send it messages directly.
     pub fn connection(&self) -> &Addr<Connection> {
         &self.inner.conn
+    }
+
+    /// The RequestMux actor, for actors that send it
+    /// [`Request`](crate::messages::Request) messages.
+    pub fn request_mux(&self) -> &Addr<RequestMux> {
+        &self.inner.mux_addr
     }
 
     /// The options in force.
@@ -390,27 +400,30 @@ impl Client {
         if options.no_mux {
             return self.request_no_mux(subject, payload, options).await;
         }
+        let mux = &self.inner.mux;
+        mux.ensure_subscribed().await?;
+        let timeout = options.timeout.unwrap_or(self.inner.opts.request_timeout);
         let (tx, rx) = oneshot::channel();
-        let token = self
-            .inner
-            .mux
-            .send(StartRequest(
-                Request {
-                    subject,
-                    payload,
-                    options,
-                },
-                tx,
-            ))
-            .await
-            .map_err(mailbox)?;
+        let token = mux.start(
+            &Request {
+                subject,
+                payload,
+                options,
+            },
+            tx,
+        )?;
+        // Dropping this future (or timing out) removes the waiter.
         let guard = CancelOnDrop {
-            mux: self.inner.mux.clone(),
+            mux: mux.clone(),
             token: Some(token),
         };
-        let res = rx.await.map_err(|_| Error::new(ErrorKind::Closed))?;
-        guard.disarm();
-        res
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(res) => {
+                guard.disarm();
+                res.map_err(|_| Error::new(ErrorKind::Closed))?
+            }
+            Err(_) => Err(Error::new(ErrorKind::TimedOut)),
+        }
     }
 
     async fn request_no_mux(
@@ -607,13 +620,13 @@ impl Client {
 
     /// Requests waiting for a reply in the muxer (0 when none leaked).
     pub async fn pending_requests(&self) -> usize {
-        self.inner.mux.send(PendingRequests).await.unwrap_or(0)
+        self.inner.mux.pending()
     }
 }
 
 struct CancelOnDrop {
-    mux: Addr<RequestMux>,
-    token: Option<String>,
+    mux: Arc<MuxShared>,
+    token: Option<u64>,
 }
 
 impl CancelOnDrop {
@@ -625,7 +638,7 @@ impl CancelOnDrop {
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
-            self.mux.do_send(CancelRequest(token));
+            self.mux.cancel(token);
         }
     }
 }

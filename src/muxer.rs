@@ -1,14 +1,21 @@
-//! The RequestMux actor: every request shares one wildcard inbox
-//! subscription, `<inbox_prefix>.<nuid>.*`; a map from token to waiter
-//! routes each reply. A 503 status becomes `NoResponders`, a publish
-//! permission violation fails the matching requests, a timeout fails the
-//! request, and a caller that gives up removes its waiter.
+//! The RequestMux: every request shares one wildcard inbox subscription,
+//! `<inbox_prefix>.<nuid>.*`, and a table from token to waiter routes each
+//! reply. A 503 status becomes `NoResponders`, a publish permission
+//! violation fails the matching requests, a timeout fails the request, and
+//! a caller that gives up removes its waiter.
+//!
+//! The table is shared: the Connection resolves a waiter in the read loop
+//! itself, and [`Client::request`](crate::Client::request) registers one
+//! directly, so a request costs no actor hop on either side. The
+//! RequestMux actor owns the subscription and the table's lifecycle, and
+//! serves [`Request`] messages from actors.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
-use tokio::sync::oneshot;
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::connection::Connection;
 use crate::headers::StatusCode;
@@ -20,26 +27,131 @@ use crate::{Error, ErrorKind, Msg, Subject};
 struct Waiter {
     subject: Subject,
     tx: oneshot::Sender<Result<Msg, Error>>,
-    timer: SpawnHandle,
+}
+
+/// The waiter table and the inbox, shared by the actor, the Client and the
+/// Connection's delivery.
+pub(crate) struct MuxShared {
+    prefix: String,
+    waiters: Mutex<HashMap<u64, Waiter>>,
+    next: AtomicU64,
+    ready: OnceCell<()>,
+    conn: Addr<Connection>,
+    writer: Arc<Writer>,
+}
+
+impl MuxShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiter>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Subscribes the inbox once; later calls return at once.
+    pub(crate) async fn ensure_subscribed(self: &Arc<Self>) -> Result<(), Error> {
+        let me = self.clone();
+        self.ready
+            .get_or_try_init(|| async move {
+                let weak = Arc::downgrade(&me);
+                let deliver = move |msg: Msg| match weak.upgrade() {
+                    Some(mux) => {
+                        mux.resolve(msg);
+                        true
+                    }
+                    None => false,
+                };
+                me.conn
+                    .send(Subscribe {
+                        subject: Subject::from(format!("{}.*", me.prefix)),
+                        delivery: Delivery::Func(Arc::new(deliver)),
+                        options: SubscribeOptions::default()
+                            .pending_limits(usize::MAX, usize::MAX),
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        MailboxError::Closed => Error::new(ErrorKind::Closed),
+                        MailboxError::Timeout => Error::new(ErrorKind::TimedOut),
+                    })??;
+                Ok::<(), Error>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Registers a waiter and publishes the request. Returns its token.
+    pub(crate) fn start(
+        &self,
+        req: &Request,
+        tx: oneshot::Sender<Result<Msg, Error>>,
+    ) -> Result<u64, Error> {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(
+            token,
+            Waiter {
+                subject: req.subject.clone(),
+                tx,
+            },
+        );
+        let reply = format!("{}.{}", self.prefix, token);
+        if let Err(e) = self.writer.publish(
+            &req.subject,
+            Some(&reply),
+            req.options.headers.as_ref(),
+            &req.payload,
+        ) {
+            self.lock().remove(&token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// Forgets a waiter; true when it was still waiting.
+    pub(crate) fn cancel(&self, token: u64) -> bool {
+        self.lock().remove(&token).is_some()
+    }
+
+    fn fail(&self, token: u64, err: Error) {
+        if let Some(w) = self.lock().remove(&token) {
+            let _ = w.tx.send(Err(err));
+        }
+    }
+
+    /// Routes a reply (called by the Connection as it reads).
+    fn resolve(&self, msg: Msg) {
+        let Some(token) = msg
+            .subject
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|t| t.strip_prefix('.'))
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            return;
+        };
+        let Some(w) = self.lock().remove(&token) else {
+            return;
+        };
+        let res = if msg.status() == Some(StatusCode::NO_RESPONDERS) {
+            Err(Error::new(ErrorKind::NoResponders))
+        } else {
+            Ok(msg)
+        };
+        let _ = w.tx.send(res);
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 /// The RequestMux actor. Send it [`Request`]; [`Client::request`](crate::Client::request)
-/// does.
+/// uses the same table without a message.
 pub struct RequestMux {
-    conn: Addr<Connection>,
-    writer: Arc<Writer>,
+    shared: Arc<MuxShared>,
     opts: Arc<ConnectOptions>,
-    prefix: String,
-    subscribed: bool,
-    waiters: HashMap<String, Waiter>,
-    next_token: u64,
 }
 
 impl std::fmt::Debug for RequestMux {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestMux")
-            .field("prefix", &self.prefix)
-            .field("waiters", &self.waiters.len())
+            .field("prefix", &self.shared.prefix)
+            .field("waiters", &self.shared.pending())
             .finish()
     }
 }
@@ -52,89 +164,20 @@ impl RequestMux {
     ) -> RequestMux {
         let prefix = format!("{}.{}", opts.inbox_prefix, crate::nuid::next());
         RequestMux {
-            conn,
-            writer,
+            shared: Arc::new(MuxShared {
+                prefix,
+                waiters: Mutex::new(HashMap::new()),
+                next: AtomicU64::new(1),
+                ready: OnceCell::new(),
+                conn,
+                writer,
+            }),
             opts,
-            prefix,
-            subscribed: false,
-            waiters: HashMap::new(),
-            next_token: 0,
         }
     }
 
-    /// Starts a request: subscribes the inbox first if needed (the mailbox
-    /// waits until the SUB is queued ahead of the request), then registers
-    /// a waiter and publishes. Returns the token.
-    fn begin(
-        &mut self,
-        req: Request,
-        tx: oneshot::Sender<Result<Msg, Error>>,
-        ctx: &mut Context<Self>,
-    ) -> String {
-        self.next_token += 1;
-        let token = self.next_token.to_string();
-        if self.subscribed {
-            self.start(token.clone(), req, tx, ctx);
-            return token;
-        }
-        self.subscribed = true;
-        let subscribe = self.conn.send(Subscribe {
-            subject: Subject::from(format!("{}.*", self.prefix)),
-            delivery: Delivery::Actor(ctx.address().recipient()),
-            options: SubscribeOptions::default().pending_limits(usize::MAX, usize::MAX),
-        });
-        let t = token.clone();
-        ctx.wait(subscribe.into_actor(self).map(move |res, act, ctx| {
-            match res.map_err(Error::from).and_then(|r| r) {
-                Ok(_) => act.start(t, req, tx, ctx),
-                Err(e) => {
-                    act.subscribed = false;
-                    let _ = tx.send(Err(e));
-                }
-            }
-        }));
-        token
-    }
-
-    /// Registers a waiter and publishes the request.
-    fn start(
-        &mut self,
-        token: String,
-        req: Request,
-        tx: oneshot::Sender<Result<Msg, Error>>,
-        ctx: &mut Context<Self>,
-    ) {
-        let timeout = req.options.timeout.unwrap_or(self.opts.request_timeout);
-        let t = token.clone();
-        let timer = ctx.run_later(timeout, move |act, _| {
-            if let Some(w) = act.waiters.remove(&t) {
-                let _ = w.tx.send(Err(Error::new(ErrorKind::TimedOut)));
-            }
-        });
-        self.waiters.insert(
-            token.clone(),
-            Waiter {
-                subject: req.subject.clone(),
-                tx,
-                timer,
-            },
-        );
-        let reply = format!("{}.{}", self.prefix, token);
-        if let Err(e) = self.writer.publish(
-            &req.subject,
-            Some(&reply),
-            req.options.headers.as_ref(),
-            &req.payload,
-        ) {
-            self.finish(&token, Err(e), ctx);
-        }
-    }
-
-    fn finish(&mut self, token: &str, res: Result<Msg, Error>, ctx: &mut Context<Self>) {
-        if let Some(w) = self.waiters.remove(token) {
-            ctx.cancel_future(w.timer);
-            let _ = w.tx.send(res);
-        }
+    pub(crate) fn shared(&self) -> Arc<MuxShared> {
+        self.shared.clone()
     }
 }
 
@@ -146,77 +189,24 @@ impl Actor for RequestMux {
     }
 }
 
-impl Handler<Msg> for RequestMux {
-    type Result = ();
-
-    fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
-        let Some(token) = msg
-            .subject
-            .strip_prefix(self.prefix.as_str())
-            .and_then(|t| t.strip_prefix('.'))
-            .map(str::to_string)
-        else {
-            return;
-        };
-        let res = if msg.status() == Some(StatusCode::NO_RESPONDERS) {
-            Err(Error::new(ErrorKind::NoResponders))
-        } else {
-            Ok(msg)
-        };
-        self.finish(&token, res, ctx);
-    }
-}
-
 impl Handler<Request> for RequestMux {
     type Result = ResponseFuture<Result<Msg, Error>>;
 
-    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
-        let (tx, rx) = oneshot::channel();
-        self.begin(req, tx, ctx);
-        Box::pin(async move { rx.await.map_err(|_| Error::new(ErrorKind::Closed))? })
-    }
-}
-
-/// Starts a request whose caller can cancel it (from [`Client`](crate::Client)).
-#[derive(Message)]
-#[rtype(result = "String")]
-pub(crate) struct StartRequest(
-    pub(crate) Request,
-    pub(crate) oneshot::Sender<Result<Msg, Error>>,
-);
-
-impl Handler<StartRequest> for RequestMux {
-    type Result = String;
-
-    fn handle(&mut self, StartRequest(req, tx): StartRequest, ctx: &mut Context<Self>) -> String {
-        self.begin(req, tx, ctx)
-    }
-}
-
-/// The caller gave up: forget the waiter.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct CancelRequest(pub(crate) String);
-
-impl Handler<CancelRequest> for RequestMux {
-    type Result = ();
-
-    fn handle(&mut self, CancelRequest(token): CancelRequest, ctx: &mut Context<Self>) {
-        if let Some(w) = self.waiters.remove(&token) {
-            ctx.cancel_future(w.timer);
-        }
-    }
-}
-
-/// How many requests are waiting (for tests of leaks).
-#[derive(Debug, Message)]
-#[rtype(result = "usize")]
-pub(crate) struct PendingRequests;
-
-impl Handler<PendingRequests> for RequestMux {
-    type Result = usize;
-    fn handle(&mut self, _: PendingRequests, _: &mut Context<Self>) -> usize {
-        self.waiters.len()
+    fn handle(&mut self, req: Request, _: &mut Context<Self>) -> Self::Result {
+        let shared = self.shared.clone();
+        let timeout = req.options.timeout.unwrap_or(self.opts.request_timeout);
+        Box::pin(async move {
+            shared.ensure_subscribed().await?;
+            let (tx, rx) = oneshot::channel();
+            let token = shared.start(&req, tx)?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(res) => res.map_err(|_| Error::new(ErrorKind::Closed))?,
+                Err(_) => {
+                    shared.cancel(token);
+                    Err(Error::new(ErrorKind::TimedOut))
+                }
+            }
+        })
     }
 }
 
@@ -230,15 +220,16 @@ pub(crate) struct PublishDenied {
 
 impl Handler<PublishDenied> for RequestMux {
     type Result = ();
-    fn handle(&mut self, msg: PublishDenied, ctx: &mut Context<Self>) {
-        let tokens: Vec<String> = self
-            .waiters
+    fn handle(&mut self, msg: PublishDenied, _: &mut Context<Self>) {
+        let tokens: Vec<u64> = self
+            .shared
+            .lock()
             .iter()
             .filter(|(_, w)| w.subject.as_str() == msg.subject)
-            .map(|(t, _)| t.clone())
+            .map(|(t, _)| *t)
             .collect();
         for t in tokens {
-            self.finish(&t, Err(msg.error.clone()), ctx);
+            self.shared.fail(t, msg.error.clone());
         }
     }
 }
@@ -251,7 +242,8 @@ pub(crate) struct Shutdown;
 impl Handler<Shutdown> for RequestMux {
     type Result = ();
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
-        for (_, w) in self.waiters.drain() {
+        let waiters: Vec<Waiter> = self.shared.lock().drain().map(|(_, w)| w).collect();
+        for w in waiters {
             let _ = w.tx.send(Err(Error::new(ErrorKind::Closed)));
         }
         ctx.stop();

@@ -1535,3 +1535,27 @@ async fn event_recipient_option_sees_connected_and_current_server() {
     assert_eq!(within(rx.recv()).await.unwrap(), "closed");
     assert_eq!(within(client.connected_server()).await, None);
 }
+
+#[actix_rt::test]
+async fn request_message_to_the_mux_actor() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    echo_service(&client, "echo").await;
+    let reply = within(
+        client
+            .request_mux()
+            .send(nats_actix::messages::Request::new("echo", "via actor")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(reply.payload, "via actor");
+    let mut req = nats_actix::messages::Request::new("nobody", "x");
+    req.options = RequestOptions::default().timeout(Duration::from_millis(500));
+    let err = within(client.request_mux().send(req))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoResponders);
+    assert_eq!(within(client.pending_requests()).await, 0);
+}
