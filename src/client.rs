@@ -136,7 +136,7 @@ impl Client {
     }
 
     /// The RequestMux actor, for actors that send it
-    /// [`Request`](crate::messages::Request) messages.
+    /// [`Request`] messages.
     pub fn request_mux(&self) -> &Addr<RequestMux> {
         &self.inner.mux_addr
     }

@@ -2,7 +2,7 @@
 //! the [`Typed`] message an actor receives when it subscribes through one.
 //!
 //! A payload that fails to decode is delivered as an `Err` with
-//! [`ErrorKind::Codec`](crate::ErrorKind::Codec), alongside the raw
+//! [`ErrorKind::Codec`], alongside the raw
 //! message: never a panic, never a silent drop.
 
 use std::marker::PhantomData;

@@ -1,9 +1,9 @@
 //! The Connection actor: owns the socket.
 //!
-//! Writes are encoded straight into one shared buffer ([`Writer`]) that a
+//! Writes are encoded straight into one shared buffer that a
 //! write loop swaps out and writes whole whenever the actor runs (never one
 //! syscall per message). Reads are decoded in place by the sans-IO
-//! [`Parser`](crate::proto::Parser) and routed by subscription id straight
+//! [`Parser`] and routed by subscription id straight
 //! to each subscription's delivery (the Subscription actor keeps the state
 //! and lifecycle). It answers server PINGs, sends its own every
 //! `ping_interval`, and declares the link stale after `max_ping_out`

@@ -5,7 +5,7 @@
 //!
 //! The connection, each subscription, the request muxer and the supervisor
 //! are actors that exchange typed messages. Your actors send
-//! [`Publish`](messages::Publish), [`Subscribe`](messages::Subscribe),
+//! [`Publish`], [`Subscribe`],
 //! [`Request`](messages::Request), [`Flush`](messages::Flush),
 //! [`Drain`](messages::Drain) and [`Close`](messages::Close), and receive
 //! NATS messages as [`Msg`] in their own `Handler<Msg>`. Code that is not an

@@ -7,7 +7,7 @@
 //! [`Subscriber`](crate::Subscriber) stream), applying the limits kept in
 //! the shared [`SubShared`] counters: no extra hop per message.
 //!
-//! Slow consumers: a delivered [`Msg`] counts as *pending* until the user
+//! Slow consumers: a delivered [`Msg`](crate::Msg) counts as *pending* until the user
 //! drops it. Over the pending limits (messages or bytes) the newest message
 //! is dropped and counted, an [`Event::SlowConsumer`](crate::Event) is
 //! raised once per episode, and the connection stays up.
@@ -24,7 +24,7 @@ use crate::messages::{Drain, SubscriptionEnded, Unsubscribe};
 use crate::{Error, ErrorKind, Subject};
 
 /// Counters shared between the Connection (which delivers), the actor, the
-/// user's handles and the [`PendingToken`] in each delivered message.
+/// user's handles and each delivered message.
 #[derive(Debug, Default)]
 pub struct SubShared {
     pub(crate) received: AtomicU64,
