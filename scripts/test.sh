@@ -27,6 +27,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets"
 cargo clippy --locked --all-targets -- -D warnings
 
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+
 echo "== tests against $("$CURRENT" --version)"
 # Unit, integration and doc tests; examples are built too. Benches are
 # compiled by clippy above but not run (they take minutes).

@@ -1559,3 +1559,62 @@ async fn request_message_to_the_mux_actor() {
     assert_eq!(err.kind(), ErrorKind::NoResponders);
     assert_eq!(within(client.pending_requests()).await, 0);
 }
+
+#[actix_rt::test]
+async fn cluster_updates_are_reported_unless_ignored() {
+    let mut cluster = support::NatsCluster::start(3);
+    let url = cluster.urls()[0].clone();
+    let watching = within(Client::connect(ConnectOptions::new().server(&url)))
+        .await
+        .unwrap();
+    let ignoring = within(Client::connect(
+        ConnectOptions::new()
+            .server(&url)
+            .ignore_cluster_updates(true),
+    ))
+    .await
+    .unwrap();
+    let mut seen = within(watching.events()).await;
+    let mut ignored = within(ignoring.events()).await;
+    within(watching.flush()).await.unwrap();
+    within(ignoring.flush()).await.unwrap();
+    let gone = cluster.nodes[2].client_port();
+    cluster.nodes[2].stop();
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), seen.next_event()).await {
+            Ok(Some(Event::ServersChanged { deleted, .. }))
+                if deleted.iter().any(|u| u.ends_with(&format!(":{gone}"))) =>
+            {
+                break;
+            }
+            _ => assert!(Instant::now() < deadline, "no ServersChanged event"),
+        }
+    }
+    // The same INFO reached the other client before this PONG.
+    within(ignoring.flush()).await.unwrap();
+    while let Ok(Some(e)) =
+        tokio::time::timeout(Duration::from_millis(50), ignored.next_event()).await
+    {
+        assert!(!matches!(e, Event::ServersChanged { .. }), "{e}");
+    }
+}
+
+#[actix_rt::test]
+async fn lame_duck_event() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let mut events = within(client.events()).await;
+    within(client.flush()).await.unwrap();
+    server.lame_duck();
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), events.next_event()).await {
+            Ok(Some(Event::LameDuckMode { server: s })) => {
+                assert_eq!(s, format!("nats://127.0.0.1:{}", server.client_port()));
+                break;
+            }
+            _ => assert!(Instant::now() < deadline, "no LameDuckMode event"),
+        }
+    }
+}
