@@ -1,16 +1,23 @@
-//! nats-actix against async-nats, side by side, in one run against one
-//! `nats-server` that the bench starts itself.
+//! nats-actix against async-nats and against a raw writer of our own (the
+//! ceiling), side by side, in one run against one `nats-server` that the
+//! bench starts itself.
 //!
 //! Run with `cargo bench --bench compare`; see `benches/README.md` for the
-//! figures and the environment variables (`BENCH_COUNT`, `BENCH_RUNS`, ...).
+//! figures, the targets and the environment variables (`BENCH_COUNT`,
+//! `BENCH_RUNS`, `BENCH_SCENARIOS`, ...). Compare latency pinned to one core:
+//! `taskset -c 0 cargo bench --bench compare`.
 //!
-//! Both clients run on the same runtime: the current-thread tokio runtime
+//! All clients run on the same runtime: the current-thread tokio runtime
 //! of `actix_rt::System::new().block_on(...)` (async-nats does not need a
 //! multi-thread runtime). So each side gets one core for the client, and the
-//! server runs in its own process.
+//! server runs in its own process. The memory scenarios (`mem`, `subs`) run
+//! in a child process of their own (this binary again), one per client, so
+//! that what earlier scenarios allocated does not hide their growth.
 
+use std::fmt::Write as _;
 use std::future::poll_fn;
 use std::net::{TcpListener, TcpStream};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
@@ -24,8 +31,18 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, BoxError>;
 
 const SIZES: [usize; 3] = [16, 128, 1024];
+const DEFAULT_SCENARIOS: &str = "pub,pubsub,req,req64,mem,subs";
 /// A subscriber that sees nothing for this long gives up and counts losses.
 const IDLE: Duration = Duration::from_secs(10);
+/// The raw writer's write size.
+const CHUNK: usize = 64 * 1024;
+/// The raw writer's CONNECT.
+const CONNECT: &[u8] =
+    b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\nPING\r\n";
+/// The environment variable that makes this binary a child running one
+/// memory scenario (`mem-actix`, `mem-async`, `subs-actix`, `subs-async`).
+const CHILD_VAR: &str = "BENCH_CHILD";
+const CHILD_URL_VAR: &str = "BENCH_CHILD_URL";
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -35,6 +52,10 @@ struct Config {
     pub_count: usize,
     pubsub_count: usize,
     req_count: usize,
+    req64_count: usize,
+    inflight: usize,
+    mem_count: usize,
+    subs_count: usize,
     runs: usize,
     scenarios: Vec<String>,
     sizes: Vec<usize>,
@@ -53,7 +74,7 @@ impl Config {
     fn from_env() -> Config {
         let all = env_usize("BENCH_COUNT");
         let scenarios = std::env::var("BENCH_SCENARIOS")
-            .unwrap_or_else(|_| "pub,pubsub,req".into())
+            .unwrap_or_else(|_| DEFAULT_SCENARIOS.into())
             .split(',')
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
@@ -69,6 +90,10 @@ impl Config {
             pub_count: env_usize("BENCH_PUB_COUNT").or(all).unwrap_or(1_000_000),
             pubsub_count: env_usize("BENCH_PUBSUB_COUNT").or(all).unwrap_or(300_000),
             req_count: env_usize("BENCH_REQ_COUNT").or(all).unwrap_or(20_000),
+            req64_count: env_usize("BENCH_REQ64_COUNT").or(all).unwrap_or(100_000),
+            inflight: env_usize("BENCH_INFLIGHT").unwrap_or(64).max(1),
+            mem_count: env_usize("BENCH_MEM_COUNT").unwrap_or(10_000_000),
+            subs_count: env_usize("BENCH_SUBS_COUNT").unwrap_or(100_000).max(1),
             runs: env_usize("BENCH_RUNS").unwrap_or(3).max(1),
             scenarios,
             sizes,
@@ -77,6 +102,74 @@ impl Config {
 
     fn wants(&self, scenario: &str) -> bool {
         self.scenarios.iter().any(|s| s == scenario)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The process: pinning and resident memory
+// ---------------------------------------------------------------------------
+
+/// A field of `/proc/self/status`, e.g. `VmRSS` or `Cpus_allowed_list`.
+fn proc_status(field: &str) -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == field).then(|| v.trim().to_string())
+    })
+}
+
+/// Resident set size in bytes (`VmRSS`), 0 where there is no `/proc`.
+fn rss() -> u64 {
+    proc_status("VmRSS")
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `VmRSS` after letting dropped actors and tasks finish (100 ms) and
+/// asking glibc to give free memory back (`malloc_trim`), so that what stays
+/// is memory still in use rather than memory the allocator kept.
+async fn settled_rss() -> u64 {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim has no preconditions.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+    rss()
+}
+
+/// The CPUs this process may run on (`Cpus_allowed_list`, e.g. `0` or
+/// `0-3,8`) and how many they are.
+fn cpus_allowed() -> (String, usize) {
+    let Some(list) = proc_status("Cpus_allowed_list") else {
+        return ("unknown".into(), 0);
+    };
+    let mut n = 0;
+    for part in list.split(',').filter(|p| !p.is_empty()) {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                let a: usize = a.trim().parse().unwrap_or(0);
+                let b: usize = b.trim().parse().unwrap_or(a);
+                b.saturating_sub(a) + 1
+            }
+            None => 1,
+        };
+    }
+    (list, n)
+}
+
+fn pinning() -> String {
+    match cpus_allowed() {
+        (list, 1) => format!("pinned to one core (Cpus_allowed_list {list})"),
+        (list, n) => format!(
+            "NOT pinned: {n} cores allowed (Cpus_allowed_list {list}); \
+             compare latency with `taskset -c 0 cargo bench --bench compare`"
+        ),
     }
 }
 
@@ -242,6 +335,115 @@ mod actix_side {
         responder.await?;
         Ok(lat)
     }
+
+    /// `inflight` tasks, each sending `n / inflight` sequential requests on
+    /// one shared connection, against an echo replier on another; returns
+    /// (requests answered, elapsed).
+    pub(crate) async fn request_concurrent(
+        url: &str,
+        n: usize,
+        inflight: usize,
+        payload: Bytes,
+    ) -> Res<(usize, Duration)> {
+        let replier = connect(url).await?;
+        let requester = connect(url).await?;
+        let mut svc = replier.subscribe("bench.req64").await?;
+        replier.flush().await?;
+        let responder = actix_rt::spawn(async move {
+            while let Some(m) = svc.next_msg().await {
+                let payload = m.payload.clone();
+                if m.respond(payload).is_err() {
+                    break;
+                }
+            }
+        });
+        let subject = Subject::from("bench.req64");
+        // Warm-up: the muxer's subscription and the first round trips.
+        for _ in 0..inflight {
+            requester.request(subject.clone(), payload.clone()).await?;
+        }
+        let per = n / inflight;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..inflight)
+            .map(|_| {
+                let c = requester.clone();
+                let subject = subject.clone();
+                let payload = payload.clone();
+                actix_rt::spawn(async move {
+                    for _ in 0..per {
+                        c.request(subject.clone(), payload.clone()).await?;
+                    }
+                    Ok::<_, nats_actix::Error>(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await??;
+        }
+        let elapsed = start.elapsed();
+        requester.close().await?;
+        replier.close().await?;
+        responder.await?;
+        Ok((per * inflight, elapsed))
+    }
+
+    /// Publishes N 16-byte messages as fast as possible; samples `VmRSS`
+    /// every 100,000 publishes and after the final flush.
+    pub(crate) async fn mem(url: &str, n: usize) -> Res<serde_json::Value> {
+        let client = connect(url).await?;
+        let subject = Subject::from("bench.mem");
+        let payload = payload(16);
+        client.publish(subject.clone(), payload.clone()).await?;
+        client.flush().await?;
+        let idle = rss();
+        let mut peak = idle;
+        let start = Instant::now();
+        for i in 1..=n {
+            client.publish(subject.clone(), payload.clone()).await?;
+            if i % 100_000 == 0 {
+                peak = peak.max(rss());
+            }
+        }
+        let published = start.elapsed();
+        peak = peak.max(rss());
+        client.flush().await?;
+        let flushed = start.elapsed();
+        let after = rss();
+        peak = peak.max(after);
+        client.close().await?;
+        Ok(serde_json::json!({
+            "idle": idle, "peak": peak, "after": after,
+            "publish_secs": published.as_secs_f64(), "flush_secs": flushed.as_secs_f64(),
+        }))
+    }
+
+    /// Creates N subscriptions (`sub.{i}`) on one client and keeps them.
+    pub(crate) async fn subs(url: &str, n: usize) -> Res<serde_json::Value> {
+        let client = connect(url).await?;
+        client.flush().await?;
+        let mut subs = Vec::with_capacity(n);
+        let before = rss();
+        let start = Instant::now();
+        for i in 0..n {
+            subs.push(client.subscribe(format!("sub.{i}")).await?);
+        }
+        let created = start.elapsed();
+        client.flush().await?;
+        let flushed = start.elapsed();
+        let after = rss();
+        let t = Instant::now();
+        drop(subs);
+        client.flush().await?;
+        let dropped = t.elapsed();
+        let after_drop = settled_rss().await;
+        client.close().await?;
+        Ok(serde_json::json!({
+            "before": before, "after": after, "after_drop": after_drop,
+            "create_secs": created.as_secs_f64(), "flush_secs": flushed.as_secs_f64(),
+            "drop_secs": dropped.as_secs_f64(),
+            "handle_bytes": std::mem::size_of::<nats_actix::Subscriber>(),
+        }))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -355,6 +557,489 @@ mod async_side {
         drop(replier);
         Ok(lat)
     }
+
+    pub(crate) async fn request_concurrent(
+        url: &str,
+        n: usize,
+        inflight: usize,
+        payload: Bytes,
+    ) -> Res<(usize, Duration)> {
+        let replier = connect(url).await?;
+        let requester = connect(url).await?;
+        let mut svc = replier.subscribe("bench.req64").await?;
+        round_trip(&replier).await?;
+        let rc = replier.clone();
+        let responder = actix_rt::spawn(async move {
+            while let Some(m) = next(&mut svc).await {
+                let Some(reply) = m.reply else { continue };
+                if rc.publish(reply, m.payload).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let subject = async_nats::Subject::from("bench.req64");
+        for _ in 0..inflight {
+            requester.request(subject.clone(), payload.clone()).await?;
+        }
+        let per = n / inflight;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..inflight)
+            .map(|_| {
+                let c = requester.clone();
+                let subject = subject.clone();
+                let payload = payload.clone();
+                actix_rt::spawn(async move {
+                    for _ in 0..per {
+                        c.request(subject.clone(), payload.clone()).await?;
+                    }
+                    Ok::<_, async_nats::RequestError>(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await??;
+        }
+        let elapsed = start.elapsed();
+        responder.abort();
+        drop(requester);
+        drop(replier);
+        Ok((per * inflight, elapsed))
+    }
+
+    pub(crate) async fn mem(url: &str, n: usize) -> Res<serde_json::Value> {
+        let client = connect(url).await?;
+        let subject = async_nats::Subject::from("bench.mem");
+        let payload = payload(16);
+        client.publish(subject.clone(), payload.clone()).await?;
+        round_trip(&client).await?;
+        let idle = rss();
+        let mut peak = idle;
+        let start = Instant::now();
+        for i in 1..=n {
+            client.publish(subject.clone(), payload.clone()).await?;
+            if i % 100_000 == 0 {
+                peak = peak.max(rss());
+            }
+        }
+        let published = start.elapsed();
+        peak = peak.max(rss());
+        round_trip(&client).await?;
+        let flushed = start.elapsed();
+        let after = rss();
+        peak = peak.max(after);
+        drop(client);
+        Ok(serde_json::json!({
+            "idle": idle, "peak": peak, "after": after,
+            "publish_secs": published.as_secs_f64(), "flush_secs": flushed.as_secs_f64(),
+        }))
+    }
+
+    pub(crate) async fn subs(url: &str, n: usize) -> Res<serde_json::Value> {
+        let client = connect(url).await?;
+        round_trip(&client).await?;
+        let mut subs = Vec::with_capacity(n);
+        let before = rss();
+        let start = Instant::now();
+        for i in 0..n {
+            subs.push(client.subscribe(format!("sub.{i}")).await?);
+        }
+        let created = start.elapsed();
+        round_trip(&client).await?;
+        let flushed = start.elapsed();
+        let after = rss();
+        let t = Instant::now();
+        drop(subs);
+        round_trip(&client).await?;
+        let dropped = t.elapsed();
+        let after_drop = settled_rss().await;
+        drop(client);
+        Ok(serde_json::json!({
+            "before": before, "after": after, "after_drop": after_drop,
+            "create_secs": created.as_secs_f64(), "flush_secs": flushed.as_secs_f64(),
+            "drop_secs": dropped.as_secs_f64(),
+            "handle_bytes": std::mem::size_of::<async_nats::Subscriber>(),
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The raw writer: the ceiling
+// ---------------------------------------------------------------------------
+
+/// A client of our own that does almost no work per message: pre-encoded
+/// frames written 64 KiB at a time, and a parser that only finds control
+/// lines and skips payloads by their length.
+mod raw_side {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+    pub(crate) enum Frame {
+        /// The control line (without CRLF) and the payload, as ranges of the
+        /// reader's buffer.
+        Msg {
+            line: Range<usize>,
+            payload: Range<usize>,
+        },
+        Ping,
+        Pong,
+        Err(String),
+        /// INFO, +OK, anything else.
+        Other,
+    }
+
+    pub(crate) struct Reader {
+        rd: OwnedReadHalf,
+        pub(crate) buf: Vec<u8>,
+        pos: usize,
+        len: usize,
+    }
+
+    fn parse_len(digits: &[u8]) -> Option<usize> {
+        if digits.is_empty() {
+            return None;
+        }
+        let mut n = 0usize;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + (d - b'0') as usize;
+        }
+        Some(n)
+    }
+
+    impl Reader {
+        fn new(rd: OwnedReadHalf) -> Reader {
+            Reader {
+                rd,
+                buf: vec![0; 256 * 1024],
+                pos: 0,
+                len: 0,
+            }
+        }
+
+        /// The next whole frame already in the buffer, if any.
+        pub(crate) fn try_frame(&mut self) -> Option<Frame> {
+            let start = self.pos;
+            let nl = start + memchr::memchr(b'\n', &self.buf[start..self.len])?;
+            let end = if nl > start && self.buf[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            let line = &self.buf[start..end];
+            if line.starts_with(b"MSG ") {
+                let sp = memchr::memrchr(b' ', line)?;
+                let size = parse_len(&line[sp + 1..])?;
+                let body = nl + 1;
+                if self.len < body + size + 2 {
+                    return None;
+                }
+                self.pos = body + size + 2;
+                return Some(Frame::Msg {
+                    line: start..end,
+                    payload: body..body + size,
+                });
+            }
+            self.pos = nl + 1;
+            Some(match line {
+                b"PING" => Frame::Ping,
+                b"PONG" => Frame::Pong,
+                l if l.starts_with(b"-ERR") => Frame::Err(String::from_utf8_lossy(l).into()),
+                _ => Frame::Other,
+            })
+        }
+
+        /// Reads more from the socket; keeps a partial frame.
+        pub(crate) async fn fill(&mut self) -> Res<()> {
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.len, 0);
+                self.len -= self.pos;
+                self.pos = 0;
+            }
+            if self.len == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let n = self.rd.read(&mut self.buf[self.len..]).await?;
+            if n == 0 {
+                return Err("raw: connection closed".into());
+            }
+            self.len += n;
+            Ok(())
+        }
+
+        pub(crate) async fn next_frame(&mut self) -> Res<Frame> {
+            loop {
+                if let Some(f) = self.try_frame() {
+                    if let Frame::Err(e) = f {
+                        return Err(format!("raw: server said {e}").into());
+                    }
+                    return Ok(f);
+                }
+                self.fill().await?;
+            }
+        }
+
+        pub(crate) async fn wait_pong(&mut self) -> Res<()> {
+            loop {
+                if let Frame::Pong = self.next_frame().await? {
+                    return Ok(());
+                }
+            }
+        }
+
+        /// The reply subject of a MSG control line
+        /// (`MSG <subject> <sid> [reply] <size>`).
+        pub(crate) fn reply_of(&self, line: Range<usize>) -> Option<&[u8]> {
+            let mut it = self.buf[line].split(|&b| b == b' ');
+            let tokens: [Option<&[u8]>; 6] = std::array::from_fn(|_| it.next());
+            match tokens {
+                [_, _, _, Some(reply), Some(_), None] => Some(reply),
+                _ => None,
+            }
+        }
+    }
+
+    /// TCP, INFO, CONNECT, PING/PONG.
+    pub(crate) async fn connect(url: &str) -> Res<(Reader, OwnedWriteHalf)> {
+        let s = tokio::net::TcpStream::connect(url).await?;
+        s.set_nodelay(true)?;
+        let (r, mut w) = s.into_split();
+        let mut rd = Reader::new(r);
+        rd.next_frame().await?; // INFO
+        w.write_all(CONNECT).await?;
+        rd.wait_pong().await?;
+        Ok((rd, w))
+    }
+
+    /// `PUB subject [reply] len\r\npayload\r\n`.
+    fn encode_pub(out: &mut Vec<u8>, subject: &str, reply: Option<&[u8]>, payload: &[u8]) {
+        out.extend_from_slice(b"PUB ");
+        out.extend_from_slice(subject.as_bytes());
+        out.push(b' ');
+        if let Some(r) = reply {
+            out.extend_from_slice(r);
+            out.push(b' ');
+        }
+        let _ = write!(ByteWriter(out), "{}", payload.len());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(payload);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    struct ByteWriter<'a>(&'a mut Vec<u8>);
+
+    impl std::fmt::Write for ByteWriter<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.extend_from_slice(s.as_bytes());
+            Ok(())
+        }
+    }
+
+    /// Writes N pre-encoded PUB frames in 64 KiB writes, then PING/PONG.
+    async fn write_pubs(
+        rd: &mut Reader,
+        w: &mut OwnedWriteHalf,
+        subject: &str,
+        n: usize,
+        payload: &[u8],
+    ) -> Res<()> {
+        let mut frame = Vec::new();
+        encode_pub(&mut frame, subject, None, payload);
+        let per = (CHUNK / frame.len()).max(1);
+        let chunk = frame.repeat(per);
+        for _ in 0..n / per {
+            w.write_all(&chunk).await?;
+            // Let a subscriber on this thread read: the clients yield too
+            // (every `publish().await` that finds a full buffer), and a
+            // writer that never does only makes the server stall it.
+            tokio::task::yield_now().await;
+        }
+        w.write_all(&chunk[..(n % per) * frame.len()]).await?;
+        w.write_all(b"PING\r\n").await?;
+        rd.wait_pong().await
+    }
+
+    pub(crate) async fn publish(url: &str, n: usize, payload: Bytes) -> Res<Duration> {
+        let (mut rd, mut w) = connect(url).await?;
+        let start = Instant::now();
+        write_pubs(&mut rd, &mut w, "bench.pub", n, &payload).await?;
+        Ok(start.elapsed())
+    }
+
+    /// Counts N MSG frames (or gives up after `IDLE`); returns the count and
+    /// when the last one arrived.
+    async fn count_msgs(mut rd: Reader, n: usize) -> (usize, Instant) {
+        let mut got = 0usize;
+        let mut last = Instant::now();
+        'outer: while got < n {
+            while let Some(f) = rd.try_frame() {
+                if let Frame::Msg { .. } = f {
+                    got += 1;
+                    if got == n {
+                        break;
+                    }
+                }
+            }
+            last = Instant::now();
+            if got == n {
+                break;
+            }
+            match tokio::time::timeout(IDLE, rd.fill()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break 'outer,
+            }
+        }
+        (got, last)
+    }
+
+    pub(crate) async fn pubsub(url: &str, n: usize, payload: Bytes) -> Res<(usize, Duration)> {
+        let (mut srd, mut sw) = connect(url).await?;
+        sw.write_all(b"SUB bench.pubsub 1\r\nPING\r\n").await?;
+        srd.wait_pong().await?;
+        let receiver = actix_rt::spawn(count_msgs(srd, n));
+        let (mut rd, mut w) = connect(url).await?;
+        let start = Instant::now();
+        write_pubs(&mut rd, &mut w, "bench.pubsub", n, &payload).await?;
+        let (got, last) = receiver.await?;
+        drop(sw);
+        Ok((got, last.saturating_duration_since(start)))
+    }
+
+    /// An echo replier on its own connection: every MSG with a reply
+    /// subject is answered with its payload; the answers to all the frames
+    /// of one read go out in one write.
+    async fn replier(url: &str, subject: &str) -> Res<actix_rt::task::JoinHandle<()>> {
+        let (mut rd, mut w) = connect(url).await?;
+        w.write_all(format!("SUB {subject} 1\r\nPING\r\n").as_bytes())
+            .await?;
+        rd.wait_pong().await?;
+        Ok(actix_rt::spawn(async move {
+            let mut out = Vec::with_capacity(CHUNK);
+            loop {
+                while let Some(f) = rd.try_frame() {
+                    match f {
+                        Frame::Msg { line, payload } => {
+                            if let Some(reply) = rd.reply_of(line) {
+                                let reply = std::str::from_utf8(reply).unwrap_or("");
+                                encode_pub(&mut out, reply, None, &rd.buf[payload]);
+                            }
+                        }
+                        Frame::Ping => out.extend_from_slice(b"PONG\r\n"),
+                        _ => {}
+                    }
+                }
+                if !out.is_empty() {
+                    if w.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    out.clear();
+                }
+                if rd.fill().await.is_err() {
+                    return;
+                }
+            }
+        }))
+    }
+
+    /// A requester subscribed to `_INBOX.raw.*`.
+    async fn requester(url: &str) -> Res<(Reader, OwnedWriteHalf)> {
+        let (mut rd, mut w) = connect(url).await?;
+        w.write_all(b"SUB _INBOX.raw.* 1\r\nPING\r\n").await?;
+        rd.wait_pong().await?;
+        Ok((rd, w))
+    }
+
+    async fn next_msg(rd: &mut Reader) -> Res<usize> {
+        loop {
+            if let Frame::Msg { payload, .. } = rd.next_frame().await? {
+                return Ok(payload.len());
+            }
+        }
+    }
+
+    /// Sequential requests against the raw replier: `PUB bench.req
+    /// _INBOX.raw.<i> len`, then read until the MSG. Round trips in ns.
+    pub(crate) async fn request(
+        url: &str,
+        n: usize,
+        warmup: usize,
+        payload: Bytes,
+    ) -> Res<Vec<u64>> {
+        let svc = replier(url, "bench.req").await?;
+        let (mut rd, mut w) = requester(url).await?;
+        let mut out = Vec::new();
+        let mut reply = String::new();
+        let mut lat = Vec::with_capacity(n);
+        for i in 0..warmup + n {
+            let t = Instant::now();
+            out.clear();
+            reply.clear();
+            let _ = write!(reply, "_INBOX.raw.{i}");
+            encode_pub(&mut out, "bench.req", Some(reply.as_bytes()), &payload);
+            w.write_all(&out).await?;
+            let len = next_msg(&mut rd).await?;
+            let d = t.elapsed();
+            debug_assert_eq!(len, payload.len());
+            if i >= warmup {
+                lat.push(d.as_nanos() as u64);
+            }
+        }
+        drop(w);
+        svc.abort();
+        Ok(lat)
+    }
+
+    /// `inflight` requests outstanding on one connection: each reply sends
+    /// the next request. Returns (answered, elapsed).
+    pub(crate) async fn request_concurrent(
+        url: &str,
+        n: usize,
+        inflight: usize,
+        payload: Bytes,
+    ) -> Res<(usize, Duration)> {
+        let svc = replier(url, "bench.req64").await?;
+        let (mut rd, mut w) = requester(url).await?;
+        let n = n / inflight * inflight;
+        let mut out = Vec::with_capacity(CHUNK);
+        let mut reply = String::new();
+        let mut sent = 0usize;
+        let mut push = |out: &mut Vec<u8>, sent: &mut usize| {
+            reply.clear();
+            let _ = write!(reply, "_INBOX.raw.{sent}");
+            encode_pub(out, "bench.req64", Some(reply.as_bytes()), &payload);
+            *sent += 1;
+        };
+        let start = Instant::now();
+        while sent < inflight.min(n) {
+            push(&mut out, &mut sent);
+        }
+        w.write_all(&out).await?;
+        out.clear();
+        let mut got = 0usize;
+        while got < n {
+            while let Some(f) = rd.try_frame() {
+                if let Frame::Msg { .. } = f {
+                    got += 1;
+                    if sent < n {
+                        push(&mut out, &mut sent);
+                    }
+                }
+            }
+            if !out.is_empty() {
+                w.write_all(&out).await?;
+                out.clear();
+            }
+            if got < n {
+                rd.fill().await?;
+            }
+        }
+        let elapsed = start.elapsed();
+        drop(w);
+        svc.abort();
+        Ok((got, elapsed))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -364,6 +1049,9 @@ mod async_side {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     if n % 2 == 1 {
         v[n / 2]
     } else {
@@ -380,41 +1068,126 @@ fn percentile_us(sorted: &[u64], q: f64) -> f64 {
     sorted[rank - 1] as f64 / 1000.0
 }
 
-struct Row {
-    scenario: String,
-    size: usize,
-    unit: &'static str,
-    actix: f64,
-    async_nats: f64,
-    /// Ratio, oriented so that > 1 means nats-actix is better.
-    ratio: f64,
-    ratio_kind: &'static str,
-    lost_actix: usize,
-    lost_async: usize,
-    count: usize,
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    /// msgs/s or requests/s: higher is better.
+    Rate,
+    /// µs: lower is better.
+    Micros,
+    /// MiB: lower is better.
+    MiB,
+    /// seconds: lower is better.
+    Secs,
+    /// bytes: lower is better.
+    Bytes,
 }
 
-fn throughput_row(
-    scenario: &str,
-    size: usize,
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Rate => "msgs/s",
+            Unit::Micros => "us",
+            Unit::MiB => "MiB",
+            Unit::Secs => "s",
+            Unit::Bytes => "B",
+        }
+    }
+}
+
+/// What a row is checked against.
+#[derive(Clone, Copy)]
+enum Goal {
+    /// nats-actix / raw >= x (and, for pub->sub, 0 lost).
+    FracAtLeast(f64),
+    /// nats-actix / raw <= x.
+    FracAtMost(f64),
+    /// nats-actix / async-nats >= x.
+    RatioAtLeast(f64),
+    /// nats-actix's own value <= x.
+    ValueAtMost(f64),
+    /// nats-actix's own value < x.
+    ValueBelow(f64),
+}
+
+struct Row {
+    scenario: String,
+    size: Option<usize>,
+    unit: Unit,
     count: usize,
-    actix: Vec<f64>,
-    async_nats: Vec<f64>,
-    lost: (usize, usize),
-) -> Row {
-    let a = median(actix);
-    let b = median(async_nats);
-    Row {
-        scenario: scenario.into(),
-        size,
-        unit: "msgs/s",
-        actix: a,
-        async_nats: b,
-        ratio: a / b,
-        ratio_kind: "nats-actix/async-nats",
-        lost_actix: lost.0,
-        lost_async: lost.1,
-        count,
+    actix: f64,
+    async_nats: Option<f64>,
+    raw: Option<f64>,
+    /// Messages lost, summed over the runs: nats-actix, async-nats, raw.
+    lost: Option<[usize; 3]>,
+    goal: Option<Goal>,
+    note: String,
+}
+
+impl Row {
+    fn new(scenario: &str, size: Option<usize>, unit: Unit, count: usize, actix: f64) -> Row {
+        Row {
+            scenario: scenario.into(),
+            size,
+            unit,
+            count,
+            actix,
+            async_nats: None,
+            raw: None,
+            lost: None,
+            goal: None,
+            note: String::new(),
+        }
+    }
+
+    /// client / raw ceiling.
+    fn frac(&self, v: f64) -> Option<f64> {
+        self.raw.map(|r| v / r)
+    }
+
+    /// Oriented so that > 1 means nats-actix is better: nats-actix /
+    /// async-nats for rates, async-nats / nats-actix for the rest.
+    fn ratio(&self) -> Option<f64> {
+        let b = self.async_nats?;
+        Some(if self.unit == Unit::Rate {
+            self.actix / b
+        } else {
+            b / self.actix
+        })
+    }
+
+    fn ratio_kind(&self) -> &'static str {
+        if self.unit == Unit::Rate {
+            "nats-actix/async-nats"
+        } else {
+            "async-nats/nats-actix"
+        }
+    }
+
+    fn target(&self) -> Option<(String, bool)> {
+        let lost_ok = self.lost.is_none_or(|l| l[0] == 0);
+        let lost_txt = if self.lost.is_some() { ", 0 lost" } else { "" };
+        Some(match self.goal? {
+            Goal::FracAtLeast(x) => (
+                format!("actix/raw >= {x:.2}{lost_txt}"),
+                self.frac(self.actix).is_some_and(|f| f >= x) && lost_ok,
+            ),
+            Goal::FracAtMost(x) => (
+                format!("actix/raw <= {x:.2}"),
+                self.frac(self.actix).is_some_and(|f| f <= x),
+            ),
+            Goal::RatioAtLeast(x) => (
+                format!("actix/async >= {x:.2}"),
+                self.ratio().is_some_and(|r| r >= x),
+            ),
+            Goal::ValueAtMost(x) => (
+                format!("actix <= {}", fmt_value(x, self.unit)),
+                self.actix <= x,
+            ),
+            Goal::ValueBelow(x) => (
+                format!("actix < {}", fmt_value(x, self.unit)),
+                self.actix < x,
+            ),
+        })
     }
 }
 
@@ -426,73 +1199,338 @@ fn fmt_size(size: usize) -> String {
     }
 }
 
-fn fmt_value(v: f64, unit: &str) -> String {
-    if unit == "msgs/s" {
-        // thousands separators
-        let s = format!("{:.0}", v);
-        let mut out = String::new();
-        for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
+fn thousands(v: f64) -> String {
+    let s = format!("{:.0}", v);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && c != '-' && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
-        format!("{out} msg/s")
-    } else {
-        format!("{v:.1} µs")
+        out.push(c);
+    }
+    out
+}
+
+fn fmt_value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Rate => format!("{} msg/s", thousands(v)),
+        Unit::Micros => format!("{v:.1} µs"),
+        Unit::MiB => format!("{v:.1} MiB"),
+        Unit::Secs => format!("{v:.3} s"),
+        Unit::Bytes => format!("{} B", thousands(v)),
     }
 }
 
-fn print_table(rows: &[Row]) {
+fn fmt_opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "-".into(), f)
+}
+
+fn print_table(rows: &[Row], header: &str) {
+    println!();
+    println!("{header}");
+    println!("{}", pinning());
     println!();
     println!(
-        "{:<14} {:>7} {:>20} {:>20} {:>8}  note",
-        "scenario", "size", "nats-actix", "async-nats", "ratio"
+        "{:<13} {:>6} {:>18} {:>18} {:>18} {:>9} {:>9} {:>8}  {:<27} {:<4} note",
+        "scenario",
+        "size",
+        "nats-actix",
+        "async-nats",
+        "raw (ceiling)",
+        "actix/raw",
+        "async/raw",
+        "ratio",
+        "target",
+        "met"
     );
-    println!("{}", "-".repeat(82));
+    println!("{}", "-".repeat(150));
     for r in rows {
-        let mut note = String::new();
-        if r.lost_actix > 0 || r.lost_async > 0 {
-            note = format!(
-                "lost (all runs): actix {}, async-nats {}",
-                r.lost_actix, r.lost_async
-            );
+        let mut note = r.note.clone();
+        if let Some([a, b, c]) = r.lost {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            let _ = write!(note, "lost: actix {a}, async-nats {b}, raw {c}");
         }
+        let (target, met) = match r.target() {
+            Some((t, true)) => (t, "yes"),
+            Some((t, false)) => (t, "NO"),
+            None => (String::new(), ""),
+        };
         println!(
-            "{:<14} {:>7} {:>20} {:>20} {:>7.2}x  {}",
+            "{:<13} {:>6} {:>18} {:>18} {:>18} {:>9} {:>9} {:>8}  {:<27} {:<4} {}",
             r.scenario,
-            fmt_size(r.size),
+            r.size.map(fmt_size).unwrap_or_default(),
             fmt_value(r.actix, r.unit),
-            fmt_value(r.async_nats, r.unit),
-            r.ratio,
+            fmt_opt(r.async_nats, |v| fmt_value(v, r.unit)),
+            fmt_opt(r.raw, |v| fmt_value(v, r.unit)),
+            fmt_opt(r.frac(r.actix), |f| format!("{f:.2}")),
+            fmt_opt(r.async_nats.and_then(|b| r.frac(b)), |f| format!("{f:.2}")),
+            fmt_opt(r.ratio(), |f| format!("{f:.2}x")),
+            target,
+            met,
             note
         );
     }
     println!();
-    println!("ratio: throughput rows = nats-actix / async-nats (msgs/s);");
-    println!("       latency rows    = async-nats / nats-actix (µs).");
+    println!(
+        "actix/raw, async/raw: the client's figure / the raw writer's (the ceiling), same run."
+    );
+    println!(
+        "ratio: rates = nats-actix / async-nats; latency, memory, time = async-nats / nats-actix."
+    );
     println!("       Either way > 1.00 means nats-actix is better.");
     println!();
     for r in rows {
+        let target = r.target();
         let json = serde_json::json!({
             "bench": "compare",
             "scenario": r.scenario,
             "size": r.size,
-            "unit": r.unit,
+            "unit": r.unit.name(),
             "count": r.count,
             "nats_actix": r.actix,
             "async_nats": r.async_nats,
-            "ratio": r.ratio,
-            "ratio_kind": r.ratio_kind,
-            "lost_nats_actix": r.lost_actix,
-            "lost_async_nats": r.lost_async,
+            "raw": r.raw,
+            "frac_nats_actix": r.frac(r.actix),
+            "frac_async_nats": r.async_nats.and_then(|b| r.frac(b)),
+            "ratio": r.ratio(),
+            "ratio_kind": r.async_nats.map(|_| r.ratio_kind()),
+            "lost_nats_actix": r.lost.map(|l| l[0]),
+            "lost_async_nats": r.lost.map(|l| l[1]),
+            "lost_raw": r.lost.map(|l| l[2]),
+            "target": target.as_ref().map(|t| t.0.clone()),
+            "target_met": target.map(|t| t.1),
+            "pinned": cpus_allowed().1 == 1,
         });
         println!("{json}");
     }
 }
 
+// ---------------------------------------------------------------------------
+// The chart
+// ---------------------------------------------------------------------------
+
+fn svg_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn fmt_rate_short(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// A "nice" upper bound for an axis: 1, 2, 2.5 or 5 times a power of ten.
+fn nice_max(v: f64) -> f64 {
+    if v.is_nan() || v <= 0.0 {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
+        if v <= m * p {
+            return m * p;
+        }
+    }
+    10.0 * p
+}
+
+/// `benches/throughput.svg`: msgs/s against payload size, one panel per
+/// scenario (`pub`, `pub->sub`), one line per client.
+fn write_svg(rows: &[Row], subtitle: &str) -> std::io::Result<Option<PathBuf>> {
+    let panels: Vec<(&str, &str)> = [("pub", "publish-only"), ("pub->sub", "pub → sub")]
+        .into_iter()
+        .filter(|(s, _)| rows.iter().any(|r| r.scenario == *s))
+        .collect();
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    let clients: [(&str, &str, &str); 3] = [
+        ("nats-actix", "#d62728", ""),
+        ("async-nats", "#1f77b4", ""),
+        ("raw (ceiling)", "#2ca02c", " stroke-dasharray=\"6 4\""),
+    ];
+    let (pw, ph) = (460.0, 340.0);
+    let (ml, mr, mt, mb) = (70.0, 20.0, 40.0, 50.0);
+    let width = pw * panels.len() as f64 + 20.0;
+    let height = ph + 90.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"{}\" font-weight=\"bold\">\
+         Throughput against payload size (nats-server, one run, medians)</text>\n\
+         <text x=\"{}\" y=\"40\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
+        width / 2.0,
+        // one panel is too narrow for the title at 16
+        if panels.len() > 1 { 16 } else { 12 },
+        width / 2.0,
+        svg_escape(subtitle)
+    );
+    for (pi, (scenario, title)) in panels.iter().enumerate() {
+        let mut pts: Vec<&Row> = rows.iter().filter(|r| r.scenario == *scenario).collect();
+        pts.sort_by_key(|r| r.size);
+        let ymax = nice_max(
+            pts.iter()
+                .flat_map(|r| [Some(r.actix), r.async_nats, r.raw])
+                .flatten()
+                .fold(0.0, f64::max),
+        );
+        let x0 = 10.0 + pw * pi as f64 + ml;
+        let y0 = 50.0 + mt;
+        let (w, h) = (pw - ml - mr, ph - mt - mb);
+        // log2 of the size on x
+        let lx: Vec<f64> = pts
+            .iter()
+            .map(|r| (r.size.unwrap_or(1) as f64).log2())
+            .collect();
+        let (lmin, lmax) = lx
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let span = if lmax > lmin { lmax - lmin } else { 1.0 };
+        let px = |l: f64| x0 + 20.0 + (l - lmin) / span * (w - 40.0);
+        let py = |v: f64| y0 + h - v / ymax * h;
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+            x0 + w / 2.0,
+            y0 - 12.0,
+            svg_escape(title)
+        );
+        // grid and y ticks
+        for i in 0..=5 {
+            let v = ymax * i as f64 / 5.0;
+            let y = py(v);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{x0}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                x0 + w,
+                x0 - 6.0,
+                y + 4.0,
+                fmt_rate_short(v)
+            );
+        }
+        // axes
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x0}\" y1=\"{y0}\" x2=\"{x0}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
+             <line x1=\"{x0}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">payload size (log scale)</text>\n\
+             <text transform=\"translate({:.1},{:.1}) rotate(-90)\" text-anchor=\"middle\">msgs/s</text>",
+            y0 + h,
+            y0 + h,
+            x0 + w,
+            y0 + h,
+            x0 + w / 2.0,
+            y0 + h + 38.0,
+            x0 - 52.0,
+            y0 + h / 2.0
+        );
+        for (r, &l) in pts.iter().zip(&lx) {
+            let x = px(l);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
+                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                y0 + h,
+                y0 + h + 5.0,
+                y0 + h + 18.0,
+                fmt_size(r.size.unwrap_or(0))
+            );
+        }
+        // one polyline + points per client
+        for (ci, (name, color, dash)) in clients.iter().enumerate() {
+            let vals: Vec<(f64, f64)> = pts
+                .iter()
+                .zip(&lx)
+                .filter_map(|(r, &l)| {
+                    let v = match ci {
+                        0 => Some(r.actix),
+                        1 => r.async_nats,
+                        _ => r.raw,
+                    }?;
+                    Some((px(l), py(v)))
+                })
+                .collect();
+            if vals.is_empty() {
+                continue;
+            }
+            let points: Vec<String> = vals.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = writeln!(
+                s,
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} points=\"{}\"><title>{name}</title></polyline>",
+                points.join(" ")
+            );
+            for (x, y) in &vals {
+                let _ = writeln!(
+                    s,
+                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{color}\"/>"
+                );
+            }
+        }
+        // legend, top right of the panel
+        for (ci, (name, color, dash)) in clients.iter().enumerate() {
+            let lx0 = x0 + w - 130.0;
+            let ly = y0 + 12.0 + 18.0 * ci as f64;
+            let _ = writeln!(
+                s,
+                "<line x1=\"{lx0:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"2\"{dash}/>\n\
+                 <circle cx=\"{:.1}\" cy=\"{ly:.1}\" r=\"3.5\" fill=\"{color}\"/>\n\
+                 <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                lx0 + 28.0,
+                lx0 + 14.0,
+                lx0 + 34.0,
+                ly + 4.0,
+                svg_escape(name)
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/throughput.svg");
+    std::fs::write(&path, s)?;
+    Ok(Some(path))
+}
+
+// ---------------------------------------------------------------------------
+// The runs
+// ---------------------------------------------------------------------------
+
 fn payload(size: usize) -> Bytes {
     Bytes::from(vec![b'x'; size])
+}
+
+fn throughput_row(
+    scenario: &str,
+    size: usize,
+    count: usize,
+    v: [Vec<f64>; 3],
+    goal: Option<Goal>,
+) -> Row {
+    let [a, b, c] = v;
+    let mut row = Row::new(scenario, Some(size), Unit::Rate, count, median(a));
+    row.async_nats = Some(median(b));
+    row.raw = Some(median(c));
+    row.goal = goal;
+    row
+}
+
+/// The publish-only and pub->sub targets, as fractions of the raw writer.
+fn pub_goal(_size: usize) -> Goal {
+    Goal::FracAtLeast(0.9)
+}
+
+fn pubsub_goal(size: usize) -> Goal {
+    Goal::FracAtLeast(if size <= 16 { 0.85 } else { 0.95 })
 }
 
 async fn run(cfg: &Config, url: &str) -> Res<Vec<Row>> {
@@ -501,39 +1539,44 @@ async fn run(cfg: &Config, url: &str) -> Res<Vec<Row>> {
     if cfg.wants("pub") {
         let n = cfg.pub_count;
         for &size in &cfg.sizes {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut v: [Vec<f64>; 3] = Default::default();
             for run in 0..cfg.runs {
                 let da = actix_side::publish(url, n, payload(size)).await?;
                 let db = async_side::publish(url, n, payload(size)).await?;
-                a.push(n as f64 / da.as_secs_f64());
-                b.push(n as f64 / db.as_secs_f64());
+                let dr = raw_side::publish(url, n, payload(size)).await?;
+                for (i, d) in [da, db, dr].into_iter().enumerate() {
+                    v[i].push(n as f64 / d.as_secs_f64());
+                }
                 eprintln!(
-                    "pub {size:>5} B run {run}: actix {:>10.0}/s  async-nats {:>10.0}/s",
-                    a[run], b[run]
+                    "pub {size:>5} B run {run}: actix {:>10.0}/s  async-nats {:>10.0}/s  raw {:>10.0}/s",
+                    v[0][run], v[1][run], v[2][run]
                 );
             }
-            rows.push(throughput_row("pub", size, n, a, b, (0, 0)));
+            rows.push(throughput_row("pub", size, n, v, Some(pub_goal(size))));
         }
     }
 
     if cfg.wants("pubsub") {
         let n = cfg.pubsub_count;
         for &size in &cfg.sizes {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            let (mut la, mut lb) = (0, 0);
+            let mut v: [Vec<f64>; 3] = Default::default();
+            let mut lost = [0usize; 3];
             for run in 0..cfg.runs {
-                let (ga, da) = actix_side::pubsub(url, n, payload(size)).await?;
-                let (gb, db) = async_side::pubsub(url, n, payload(size)).await?;
-                la += n - ga;
-                lb += n - gb;
-                a.push(ga as f64 / da.as_secs_f64());
-                b.push(gb as f64 / db.as_secs_f64());
+                let ra = actix_side::pubsub(url, n, payload(size)).await?;
+                let rb = async_side::pubsub(url, n, payload(size)).await?;
+                let rr = raw_side::pubsub(url, n, payload(size)).await?;
+                for (i, (got, d)) in [ra, rb, rr].into_iter().enumerate() {
+                    lost[i] += n - got;
+                    v[i].push(got as f64 / d.as_secs_f64());
+                }
                 eprintln!(
-                    "pubsub {size:>5} B run {run}: actix {:>10.0}/s (got {ga})  async-nats {:>10.0}/s (got {gb})",
-                    a[run], b[run]
+                    "pubsub {size:>5} B run {run}: actix {:>10.0}/s (got {})  async-nats {:>10.0}/s (got {})  raw {:>10.0}/s (got {})",
+                    v[0][run], ra.0, v[1][run], rb.0, v[2][run], rr.0
                 );
             }
-            rows.push(throughput_row("pub->sub", size, n, a, b, (la, lb)));
+            let mut row = throughput_row("pub->sub", size, n, v, Some(pubsub_goal(size)));
+            row.lost = Some(lost);
+            rows.push(row);
         }
     }
 
@@ -542,69 +1585,233 @@ async fn run(cfg: &Config, url: &str) -> Res<Vec<Row>> {
         let warmup = (n / 10).clamp(1, 1000);
         let qs = [("req p50", 0.50), ("req p90", 0.90), ("req p99", 0.99)];
         for &size in &cfg.sizes {
-            let mut a: Vec<Vec<f64>> = vec![Vec::new(); qs.len()];
-            let mut b: Vec<Vec<f64>> = vec![Vec::new(); qs.len()];
+            // [quantile][client][run]
+            let mut v: Vec<[Vec<f64>; 3]> = (0..qs.len()).map(|_| Default::default()).collect();
             for run in 0..cfg.runs {
-                let mut la = actix_side::request(url, n, warmup, payload(size))
+                let la = actix_side::request(url, n, warmup, payload(size))
                     .await
                     .map_err(|e| format!("nats-actix request: {e}"))?;
-                let mut lb = async_side::request(url, n, warmup, payload(size))
+                let lb = async_side::request(url, n, warmup, payload(size))
                     .await
                     .map_err(|e| format!("async-nats request: {e}"))?;
-                la.sort_unstable();
-                lb.sort_unstable();
-                for (i, (_, q)) in qs.iter().enumerate() {
-                    a[i].push(percentile_us(&la, *q));
-                    b[i].push(percentile_us(&lb, *q));
+                let lr = raw_side::request(url, n, warmup, payload(size))
+                    .await
+                    .map_err(|e| format!("raw request: {e}"))?;
+                for (c, mut l) in [la, lb, lr].into_iter().enumerate() {
+                    l.sort_unstable();
+                    for (i, (_, q)) in qs.iter().enumerate() {
+                        v[i][c].push(percentile_us(&l, *q));
+                    }
                 }
                 eprintln!(
-                    "req {size:>5} B run {run}: p50 actix {:.1} µs  async-nats {:.1} µs",
-                    percentile_us(&la, 0.5),
-                    percentile_us(&lb, 0.5)
+                    "req {size:>5} B run {run}: p50 actix {:.1} µs  async-nats {:.1} µs  raw {:.1} µs",
+                    v[0][0][run], v[0][1][run], v[0][2][run]
                 );
             }
             for (i, (name, _)) in qs.iter().enumerate() {
-                let x = median(std::mem::take(&mut a[i]));
-                let y = median(std::mem::take(&mut b[i]));
-                rows.push(Row {
-                    scenario: (*name).into(),
-                    size,
-                    unit: "us",
-                    actix: x,
-                    async_nats: y,
-                    ratio: y / x,
-                    ratio_kind: "async-nats/nats-actix",
-                    lost_actix: 0,
-                    lost_async: 0,
-                    count: n,
-                });
+                let [a, b, c] = std::mem::take(&mut v[i]);
+                let mut row = Row::new(name, Some(size), Unit::Micros, n, median(a));
+                row.async_nats = Some(median(b));
+                row.raw = Some(median(c));
+                if i == 0 {
+                    row.goal = Some(Goal::FracAtMost(1.1));
+                }
+                rows.push(row);
             }
+        }
+    }
+
+    if cfg.wants("req64") {
+        let k = cfg.inflight;
+        let n = (cfg.req64_count / k).max(1) * k;
+        let name = format!("req{k} rate");
+        for &size in &cfg.sizes {
+            let mut v: [Vec<f64>; 3] = Default::default();
+            for run in 0..cfg.runs {
+                let ra = actix_side::request_concurrent(url, n, k, payload(size))
+                    .await
+                    .map_err(|e| format!("nats-actix request x{k}: {e}"))?;
+                let rb = async_side::request_concurrent(url, n, k, payload(size))
+                    .await
+                    .map_err(|e| format!("async-nats request x{k}: {e}"))?;
+                let rr = raw_side::request_concurrent(url, n, k, payload(size))
+                    .await
+                    .map_err(|e| format!("raw request x{k}: {e}"))?;
+                for (i, (got, d)) in [ra, rb, rr].into_iter().enumerate() {
+                    v[i].push(got as f64 / d.as_secs_f64());
+                }
+                eprintln!(
+                    "req x{k} {size:>5} B run {run}: actix {:>9.0}/s  async-nats {:>9.0}/s  raw {:>9.0}/s",
+                    v[0][run], v[1][run], v[2][run]
+                );
+            }
+            rows.push(throughput_row(
+                &name,
+                size,
+                n,
+                v,
+                Some(Goal::RatioAtLeast(1.2)),
+            ));
         }
     }
     Ok(rows)
 }
 
+/// Runs one memory scenario in a child process (this binary again) and
+/// returns the JSON object it prints.
+fn child(kind: &str, url: &str, cfg: &Config) -> Res<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe)
+        .env(CHILD_VAR, kind)
+        .env(CHILD_URL_VAR, url)
+        .env("BENCH_MEM_COUNT", cfg.mem_count.to_string())
+        .env("BENCH_SUBS_COUNT", cfg.subs_count.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("child {kind} failed: {}", out.status).into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().ok_or("child printed nothing")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// The child's side of [`child`].
+fn child_main(kind: &str) {
+    let cfg = Config::from_env();
+    let url = std::env::var(CHILD_URL_VAR).expect("BENCH_CHILD_URL");
+    let res = actix_rt::System::new().block_on(async move {
+        match kind {
+            "mem-actix" => actix_side::mem(&url, cfg.mem_count).await,
+            "mem-async" => async_side::mem(&url, cfg.mem_count).await,
+            "subs-actix" => actix_side::subs(&url, cfg.subs_count).await,
+            "subs-async" => async_side::subs(&url, cfg.subs_count).await,
+            _ => Err(format!("unknown {CHILD_VAR}={kind}").into()),
+        }
+    });
+    match res {
+        Ok(v) => println!("{v}"),
+        Err(e) => {
+            eprintln!("compare child {kind}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn mem_rows(cfg: &Config, url: &str) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
+    const MIB: f64 = 1024.0 * 1024.0;
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    if cfg.wants("mem") {
+        let n = cfg.mem_count;
+        let a = child("mem-actix", url, cfg)?;
+        let b = child("mem-async", url, cfg)?;
+        eprintln!("mem: actix {a}\nmem: async-nats {b}");
+        let over = |v: &serde_json::Value| (f(v, "peak") - f(v, "idle")) / MIB;
+        let mut row = Row::new("mem peak", Some(16), Unit::MiB, n, over(&a));
+        row.async_nats = Some(over(&b));
+        row.goal = Some(Goal::ValueAtMost(64.0));
+        row.note = format!(
+            "peak VmRSS over idle; idle actix {:.1} MiB, async-nats {:.1} MiB; \
+             after flush actix +{:.1} MiB, async-nats +{:.1} MiB",
+            f(&a, "idle") / MIB,
+            f(&b, "idle") / MIB,
+            (f(&a, "after") - f(&a, "idle")) / MIB,
+            (f(&b, "after") - f(&b, "idle")) / MIB,
+        );
+        rows.push(row);
+        let rate = |v: &serde_json::Value| n as f64 / f(v, "flush_secs");
+        let mut row = Row::new("mem rate", Some(16), Unit::Rate, n, rate(&a));
+        row.async_nats = Some(rate(&b));
+        row.note = "publish rate over the memory run (N publishes + final round trip)".into();
+        rows.push(row);
+    }
+    if cfg.wants("subs") {
+        let n = cfg.subs_count;
+        let a = child("subs-actix", url, cfg)?;
+        let b = child("subs-async", url, cfg)?;
+        eprintln!("subs: actix {a}\nsubs: async-nats {b}");
+        let mut row = Row::new("subs create", None, Unit::Secs, n, f(&a, "create_secs"));
+        row.async_nats = Some(f(&b, "create_secs"));
+        row.goal = Some(Goal::ValueBelow(2.0));
+        row.note = format!(
+            "{n} subscribe calls; with the round trip after: actix {:.3} s, async-nats {:.3} s; \
+             drop all + round trip: actix {:.3} s, async-nats {:.3} s",
+            f(&a, "flush_secs"),
+            f(&b, "flush_secs"),
+            f(&a, "drop_secs"),
+            f(&b, "drop_secs"),
+        );
+        rows.push(row);
+        let each = |v: &serde_json::Value| (f(v, "after") - f(v, "before")) / n as f64;
+        let mut row = Row::new("subs idle", None, Unit::Bytes, n, each(&a));
+        row.async_nats = Some(each(&b));
+        row.goal = Some(Goal::ValueAtMost(1024.0));
+        row.note = format!(
+            "(VmRSS after - before) / {n}, handle in the Vec: actix {} B, async-nats {} B; \
+             after drop + 100 ms + malloc_trim: actix +{:.1} MiB, async-nats +{:.1} MiB over before",
+            f(&a, "handle_bytes"),
+            f(&b, "handle_bytes"),
+            (f(&a, "after_drop") - f(&a, "before")) / MIB,
+            (f(&b, "after_drop") - f(&b, "before")) / MIB,
+        );
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 fn main() {
+    if let Ok(kind) = std::env::var(CHILD_VAR) {
+        child_main(&kind);
+        return;
+    }
     // `cargo bench` passes `--bench`; ignore arguments.
     let cfg = Config::from_env();
     let server = start_server();
-    eprintln!(
-        "compare: {} at {} | pub N={} pubsub N={} req N={} | runs={} (median), interleaved nats-actix, async-nats",
+    let header = format!(
+        "compare: {} at {} | pub N={} pubsub N={} req N={} req{} N={} mem N={} subs N={} | \
+         runs={} (median), interleaved nats-actix, async-nats, raw",
         server_version(),
         server.url,
         cfg.pub_count,
         cfg.pubsub_count,
         cfg.req_count,
+        cfg.inflight,
+        cfg.req64_count,
+        cfg.mem_count,
+        cfg.subs_count,
         cfg.runs
     );
+    eprintln!("{header}");
+    eprintln!("{}", pinning());
     let url = server.url.clone();
-    let rows = actix_rt::System::new().block_on(async move { run(&cfg, &url).await });
+    let rows = actix_rt::System::new().block_on(async { run(&cfg, &url).await });
+    let rows = rows.and_then(|mut rows| {
+        rows.extend(mem_rows(&cfg, &url)?);
+        Ok(rows)
+    });
     drop(server);
     match rows {
-        Ok(rows) => print_table(&rows),
+        Ok(rows) => {
+            print_table(&rows, &header);
+            let subtitle = format!("{} | {}", server_version(), pinning_short());
+            match write_svg(&rows, &subtitle) {
+                Ok(Some(p)) => println!("\nchart: {}", p.display()),
+                Ok(None) => {}
+                Err(e) => eprintln!("compare: cannot write the chart: {e}"),
+            }
+        }
         Err(e) => {
             eprintln!("compare: failed: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+fn pinning_short() -> String {
+    match cpus_allowed() {
+        (list, 1) => format!("pinned (cpu {list})"),
+        (list, _) => format!("not pinned (cpus {list})"),
     }
 }

@@ -875,7 +875,7 @@ impl ActorFuture<Connection> for ReadLoop {
 /// Writes the shared buffer to the socket, a whole buffer at a time.
 struct WriteLoop {
     io: BoxWrite,
-    current: Option<Bytes>,
+    current: Option<BytesMut>,
     generation: u64,
 }
 
@@ -920,9 +920,10 @@ impl ActorFuture<Connection> for WriteLoop {
                 }
                 Poll::Ready(Ok(n)) => {
                     chunk.advance(n);
-                    if chunk.is_empty() {
-                        this.current = None;
-                        act.writer.wrote();
+                    if chunk.is_empty()
+                        && let Some(done) = this.current.take()
+                    {
+                        act.writer.wrote(done);
                     }
                 }
                 Poll::Ready(Err(e)) => {

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::Waker;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::sync::Notify;
 
 use crate::headers::HeaderMap;
@@ -30,6 +30,10 @@ pub(crate) const CLOSED: u8 = 2;
 #[derive(Debug, Default)]
 struct Buf {
     bytes: BytesMut,
+    /// The buffer the write loop gave back: swapped in by the next `take`,
+    /// so steady-state publishing allocates nothing (and touches no fresh
+    /// pages).
+    spare: Option<BytesMut>,
     waker: Option<Waker>,
 }
 
@@ -51,6 +55,7 @@ impl Writer {
         Writer {
             buf: Mutex::new(Buf {
                 bytes: BytesMut::with_capacity(64 * 1024),
+                spare: None,
                 waker: None,
             }),
             drained: Notify::new(),
@@ -230,7 +235,7 @@ impl Writer {
 
     /// Takes everything buffered, or registers the write loop's waker when
     /// there is nothing.
-    pub(crate) fn take(&self, waker: &Waker) -> Option<Bytes> {
+    pub(crate) fn take(&self, waker: &Waker) -> Option<BytesMut> {
         let chunk = {
             let mut b = self.lock();
             if b.bytes.is_empty() {
@@ -240,7 +245,11 @@ impl Writer {
                 }
                 return None;
             }
-            b.bytes.split().freeze()
+            let next = b
+                .spare
+                .take()
+                .unwrap_or_else(|| BytesMut::with_capacity(b.bytes.capacity()));
+            std::mem::replace(&mut b.bytes, next)
         };
         self.in_flight.store(chunk.len(), Ordering::Release);
         // The buffer is empty again: publishers waiting on it may go on.
@@ -248,8 +257,11 @@ impl Writer {
         Some(chunk)
     }
 
-    /// Called by the write loop once a chunk is fully written.
-    pub(crate) fn wrote(&self) {
+    /// Called by the write loop once a chunk is fully written; the chunk's
+    /// memory is kept for the next swap.
+    pub(crate) fn wrote(&self, mut chunk: BytesMut) {
+        chunk.clear();
+        self.lock().spare = Some(chunk);
         self.in_flight.store(0, Ordering::Release);
         self.drained.notify_waiters();
     }
