@@ -291,7 +291,7 @@ impl Client {
         subject: impl Into<Subject>,
         options: SubscribeOptions,
     ) -> Result<Subscriber, Error> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::queue::channel();
         let handle = self
             .inner
             .conn
@@ -708,7 +708,7 @@ impl RequestManyOptions {
 /// unsubscribes.
 pub struct Subscriber {
     handle: SubscriptionHandle,
-    rx: mpsc::UnboundedReceiver<Msg>,
+    rx: crate::queue::MsgReceiver,
     ended: bool,
 }
 
@@ -777,7 +777,6 @@ impl Subscriber {
         // Messages already queued for this stream are discarded: nothing
         // is delivered after an unsubscribe.
         self.rx.close();
-        while self.rx.try_recv().is_ok() {}
         res
     }
 

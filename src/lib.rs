@@ -118,6 +118,7 @@ pub mod muxer;
 pub mod nuid;
 pub mod options;
 pub mod proto;
+pub mod queue;
 pub mod stats;
 pub mod subject;
 pub mod subscription;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use actix::{Addr, Message, Recipient};
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use crate::headers::HeaderMap;
 use crate::proto::ServerInfo;
@@ -68,7 +67,7 @@ pub enum Delivery {
     /// To an actor's `Handler<Msg>`.
     Actor(Recipient<Msg>),
     /// To a channel (behind a [`Subscriber`](crate::Subscriber) stream).
-    Channel(mpsc::UnboundedSender<Msg>),
+    Channel(crate::queue::MsgSender),
     /// To a function, for adapters such as typed delivery; it returns
     /// `false` once its receiver is gone, which ends the subscription.
     Func(Arc<dyn Fn(Msg) -> bool + Send + Sync>),
