@@ -356,7 +356,7 @@ impl Connection {
                 headers,
                 payload,
                 sid,
-                writer: Some(self.writer.clone()),
+                writer: None,
                 token: Some(PendingToken::new(sh.clone(), bytes)),
             };
             alive = match &e.delivery {
@@ -686,7 +686,7 @@ impl Handler<Subscribe> for Connection {
         };
         let sid = self.next_sid;
         self.next_sid += 1;
-        let shared = Arc::new(SubShared::default());
+        let shared = Arc::new(SubShared::new(Some(self.writer.clone())));
         let addr = Subscription::new(SubscriptionInit {
             sid,
             subject: msg.subject.clone(),

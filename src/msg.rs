@@ -57,7 +57,7 @@ impl Clone for Msg {
             headers: self.headers.clone(),
             payload: self.payload.clone(),
             sid: self.sid,
-            writer: self.writer.clone(),
+            writer: self.responder().cloned(),
             token: None,
         }
     }
@@ -85,6 +85,13 @@ impl PartialEq for Msg {
 }
 
 impl Msg {
+    /// The write buffer replies go to.
+    fn responder(&self) -> Option<&Arc<Writer>> {
+        self.writer
+            .as_ref()
+            .or_else(|| self.token.as_ref().and_then(PendingToken::writer))
+    }
+
     /// A message that was not received from a server (for tests and
     /// examples); [`Msg::respond`] on it fails with `NotConnected`.
     pub fn new(
@@ -175,7 +182,7 @@ impl Msg {
         let Some(reply) = &self.reply else {
             return Ok(false);
         };
-        let Some(writer) = &self.writer else {
+        let Some(writer) = self.responder() else {
             return Err(Error::new(ErrorKind::NotConnected));
         };
         writer.publish(reply, None, headers.as_ref(), &payload.into())?;

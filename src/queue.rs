@@ -39,9 +39,13 @@ impl Shared {
 #[derive(Debug)]
 pub struct MsgSender(Arc<Shared>);
 
-/// The receiving side of a subscription's message queue.
+/// The receiving side of a subscription's message queue. It takes the
+/// queued messages a batch at a time: one lock per batch, not per message.
 #[derive(Debug)]
-pub struct MsgReceiver(Arc<Shared>);
+pub struct MsgReceiver {
+    shared: Arc<Shared>,
+    local: VecDeque<Msg>,
+}
 
 /// A new unbounded queue; the Connection bounds it with the pending limits.
 pub fn channel() -> (MsgSender, MsgReceiver) {
@@ -49,7 +53,13 @@ pub fn channel() -> (MsgSender, MsgReceiver) {
         senders: 1,
         ..Inner::default()
     })));
-    (MsgSender(shared.clone()), MsgReceiver(shared))
+    (
+        MsgSender(shared.clone()),
+        MsgReceiver {
+            shared,
+            local: VecDeque::new(),
+        },
+    )
 }
 
 impl MsgSender {
@@ -104,9 +114,16 @@ impl MsgReceiver {
     /// The next message; `Ready(None)` once every sender is gone and the
     /// queue is empty.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
-        let mut q = self.0.lock();
-        if let Some(m) = q.items.pop_front() {
+        if let Some(m) = self.local.pop_front() {
             return Poll::Ready(Some(m));
+        }
+        let mut q = self.shared.lock();
+        if !q.items.is_empty() {
+            // Swap the whole batch out; the sender keeps our empty deque's
+            // allocation for the next batch.
+            std::mem::swap(&mut q.items, &mut self.local);
+            drop(q);
+            return Poll::Ready(self.local.pop_front());
         }
         if q.senders == 0 || q.receiver_gone {
             return Poll::Ready(None);
@@ -127,11 +144,12 @@ impl MsgReceiver {
     /// slots) and later sends fail.
     pub fn close(&mut self) {
         let items = {
-            let mut q = self.0.lock();
+            let mut q = self.shared.lock();
             q.receiver_gone = true;
             std::mem::take(&mut q.items)
         };
         drop(items);
+        self.local.clear();
     }
 }
 

@@ -21,6 +21,7 @@ use actix::prelude::*;
 
 use crate::connection::{Connection, DrainSub, RemoveSub, SetMax};
 use crate::messages::{Drain, SubscriptionEnded, Unsubscribe};
+use crate::writer::Writer;
 use crate::{Error, ErrorKind, Subject};
 
 /// Counters shared between the Connection (which delivers), the actor, the
@@ -35,9 +36,19 @@ pub struct SubShared {
     pub(crate) slow: AtomicBool,
     closed: AtomicBool,
     end_reason: Mutex<Option<Error>>,
+    /// For [`Msg::respond`](crate::Msg::respond): one reference per
+    /// subscription, not one per message.
+    pub(crate) writer: Option<Arc<Writer>>,
 }
 
 impl SubShared {
+    pub(crate) fn new(writer: Option<Arc<Writer>>) -> SubShared {
+        SubShared {
+            writer,
+            ..SubShared::default()
+        }
+    }
+
     /// Messages delivered so far.
     pub fn processed(&self) -> u64 {
         self.processed.load(Ordering::Relaxed)
@@ -83,6 +94,10 @@ pub(crate) struct PendingToken {
 impl PendingToken {
     pub(crate) fn new(shared: Arc<SubShared>, bytes: u64) -> PendingToken {
         PendingToken { shared, bytes }
+    }
+
+    pub(crate) fn writer(&self) -> Option<&Arc<Writer>> {
+        self.shared.writer.as_ref()
     }
 }
 
