@@ -284,7 +284,7 @@ mod actix_side {
                 match tokio::time::timeout_at(deadline, sub.next_msg()).await {
                     Ok(Some(_msg)) => {
                         got += 1;
-                        if got % 1024 == 0 {
+                        if got.is_multiple_of(1024) {
                             last = Instant::now();
                             deadline = tokio::time::Instant::from_std(last) + IDLE;
                         }
@@ -517,7 +517,7 @@ mod async_side {
                 match tokio::time::timeout_at(deadline, next(&mut sub)).await {
                     Ok(Some(_msg)) => {
                         got += 1;
-                        if got % 1024 == 0 {
+                        if got.is_multiple_of(1024) {
                             last = Instant::now();
                             deadline = tokio::time::Instant::from_std(last) + IDLE;
                         }

@@ -170,9 +170,9 @@ impl Client {
     pub async fn publish(
         &self,
         subject: impl AsRef<str>,
-        payload: impl AsRef<[u8]>,
+        payload: impl Into<Bytes>,
     ) -> Result<(), Error> {
-        self.publish_parts(subject.as_ref(), None, None, payload.as_ref())
+        self.publish_parts(subject.as_ref(), None, None, &payload.into())
             .await
     }
 
@@ -185,13 +185,13 @@ impl Client {
         &self,
         subject: impl AsRef<str>,
         reply: impl AsRef<str>,
-        payload: impl AsRef<[u8]>,
+        payload: impl Into<Bytes>,
     ) -> Result<(), Error> {
         self.publish_parts(
             subject.as_ref(),
             Some(reply.as_ref()),
             None,
-            payload.as_ref(),
+            &payload.into(),
         )
         .await
     }
@@ -205,9 +205,9 @@ impl Client {
         &self,
         subject: impl AsRef<str>,
         headers: HeaderMap,
-        payload: impl AsRef<[u8]>,
+        payload: impl Into<Bytes>,
     ) -> Result<(), Error> {
-        self.publish_parts(subject.as_ref(), None, Some(&headers), payload.as_ref())
+        self.publish_parts(subject.as_ref(), None, Some(&headers), &payload.into())
             .await
     }
 
@@ -246,7 +246,7 @@ impl Client {
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> Result<(), Error> {
         let w = &self.inner.writer;
         w.publish_wait(subject, reply, headers, payload).await?;

@@ -233,7 +233,8 @@ impl Connection {
         }));
         self.write_handle = Some(ctx.spawn(WriteLoop {
             io: t.write,
-            current: None,
+            current: Vec::new(),
+            idx: 0,
             generation,
         }));
         if self.state == State::Disconnected {
@@ -872,10 +873,15 @@ impl ActorFuture<Connection> for ReadLoop {
     }
 }
 
-/// Writes the shared buffer to the socket, a whole buffer at a time.
+/// IO slices per vectored write.
+const IOV: usize = 128;
+
+/// Writes the shared buffer to the socket, a whole batch of segments at a
+/// time, with vectored writes.
 struct WriteLoop {
     io: BoxWrite,
-    current: Option<BytesMut>,
+    current: Vec<Bytes>,
+    idx: usize,
     generation: u64,
 }
 
@@ -893,10 +899,14 @@ impl ActorFuture<Connection> for WriteLoop {
             if this.generation != act.generation {
                 return Poll::Ready(());
             }
-            let Some(chunk) = this.current.as_mut() else {
+            if this.idx == this.current.len() {
+                if !this.current.is_empty() {
+                    this.idx = 0;
+                    act.writer.wrote(std::mem::take(&mut this.current));
+                }
                 match act.writer.take(task.waker()) {
-                    Some(chunk) => {
-                        this.current = Some(chunk);
+                    Some(segs) => {
+                        this.current = segs;
                         continue;
                     }
                     None => {
@@ -909,8 +919,17 @@ impl ActorFuture<Connection> for WriteLoop {
                         };
                     }
                 }
-            };
-            match Pin::new(&mut this.io).poll_write(task, chunk) {
+            }
+            let mut iov = [std::io::IoSlice::new(&[]); IOV];
+            let mut n = 0;
+            for seg in &this.current[this.idx..] {
+                if n == IOV {
+                    break;
+                }
+                iov[n] = std::io::IoSlice::new(seg);
+                n += 1;
+            }
+            match Pin::new(&mut this.io).poll_write_vectored(task, &iov[..n]) {
                 Poll::Ready(Ok(0)) => {
                     act.lost(
                         std::io::Error::new(std::io::ErrorKind::WriteZero, "socket closed").into(),
@@ -918,12 +937,20 @@ impl ActorFuture<Connection> for WriteLoop {
                     );
                     return Poll::Ready(());
                 }
-                Poll::Ready(Ok(n)) => {
-                    chunk.advance(n);
-                    if chunk.is_empty()
-                        && let Some(done) = this.current.take()
-                    {
-                        act.writer.wrote(done);
+                Poll::Ready(Ok(mut written)) => {
+                    while written > 0 {
+                        let seg = &mut this.current[this.idx];
+                        if written >= seg.len() {
+                            written -= seg.len();
+                            this.idx += 1;
+                        } else {
+                            seg.advance(written);
+                            written = 0;
+                        }
+                    }
+                    // Skip empty segments so `idx == len` means done.
+                    while this.idx < this.current.len() && this.current[this.idx].is_empty() {
+                        this.idx += 1;
                     }
                 }
                 Poll::Ready(Err(e)) => {

@@ -13,11 +13,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::Waker;
 
-use bytes::BytesMut;
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::headers::HeaderMap;
-use crate::proto::{ClientOp, encode_pub};
+use crate::proto::{ClientOp, encode_pub, encode_pub_head};
 use crate::stats::StatsCounters;
 use crate::subject::validate_publish;
 use crate::transport::Msg as Text;
@@ -27,14 +27,27 @@ pub(crate) const DISCONNECTED: u8 = 0;
 pub(crate) const CONNECTED: u8 = 1;
 pub(crate) const CLOSED: u8 = 2;
 
+/// Payloads at least this large are sent by reference (a vectored write)
+/// instead of being copied into the buffer.
+pub(crate) const ZERO_COPY_MIN: usize = 512;
+
 #[derive(Debug, Default)]
 struct Buf {
+    /// Encoded bytes not yet cut into a segment.
     bytes: BytesMut,
-    /// The buffer the write loop gave back: swapped in by the next `take`,
-    /// so steady-state publishing allocates nothing (and touches no fresh
-    /// pages).
-    spare: Option<BytesMut>,
+    /// Finished segments, in order: cut-off parts of `bytes` and large
+    /// payloads held by reference.
+    segs: Vec<Bytes>,
+    seg_bytes: usize,
+    /// The segment list the write loop gave back, reused by `take`.
+    spare: Vec<Bytes>,
     waker: Option<Waker>,
+}
+
+impl Buf {
+    fn len(&self) -> usize {
+        self.bytes.len() + self.seg_bytes
+    }
 }
 
 /// The shared write buffer and what a publisher must know to fail fast.
@@ -55,8 +68,7 @@ impl Writer {
         Writer {
             buf: Mutex::new(Buf {
                 bytes: BytesMut::with_capacity(64 * 1024),
-                spare: None,
-                waker: None,
+                ..Buf::default()
             }),
             drained: Notify::new(),
             state: AtomicU8::new(DISCONNECTED),
@@ -96,7 +108,7 @@ impl Writer {
 
     /// Bytes waiting to be written.
     pub(crate) fn buffered(&self) -> usize {
-        self.lock().bytes.len()
+        self.lock().len()
     }
 
     pub(crate) fn limit(&self) -> usize {
@@ -111,13 +123,26 @@ impl Writer {
         }
     }
 
-    /// Validates and encodes a publish. Never waits.
+    /// Validates and encodes a publish. Never waits. A large payload given
+    /// as `Bytes` (`owned`) is queued by reference, not copied.
     pub(crate) fn publish(
         &self,
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
         payload: &[u8],
+    ) -> Result<(), Error> {
+        self.publish_owned(subject, reply, headers, payload, None)
+    }
+
+    /// [`Writer::publish`] with the payload possibly owned.
+    pub(crate) fn publish_owned(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+        owned: Option<&Bytes>,
     ) -> Result<(), Error> {
         self.check_state()?;
         validate_publish(subject)?;
@@ -143,23 +168,40 @@ impl Writer {
         }
         let waker = {
             let mut b = self.lock();
-            if b.bytes.len() >= 2 * self.limit {
+            if b.len() >= 2 * self.limit {
                 return Err(Error::with_source(
                     ErrorKind::BufferFull,
                     Text(format!(
                         "write buffer holds {} bytes, twice its limit of {}",
-                        b.bytes.len(),
+                        b.len(),
                         self.limit
                     )),
                 ));
             }
-            encode_pub(
-                &mut b.bytes,
-                subject.as_bytes(),
-                reply.map(str::as_bytes),
-                headers,
-                payload,
-            )?;
+            match owned.filter(|p| p.len() >= ZERO_COPY_MIN) {
+                Some(p) => {
+                    encode_pub_head(
+                        &mut b.bytes,
+                        subject.as_bytes(),
+                        reply.map(str::as_bytes),
+                        headers,
+                        p.len(),
+                        0,
+                    )?;
+                    let head = b.bytes.split().freeze();
+                    b.seg_bytes += head.len() + p.len();
+                    b.segs.push(head);
+                    b.segs.push(p.clone());
+                    b.bytes.put_slice(b"\r\n");
+                }
+                None => encode_pub(
+                    &mut b.bytes,
+                    subject.as_bytes(),
+                    reply.map(str::as_bytes),
+                    headers,
+                    payload,
+                )?,
+            }
             b.waker.take()
         };
         if let Some(w) = waker {
@@ -181,10 +223,10 @@ impl Writer {
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> Result<(), Error> {
         self.wait_below_limit().await?;
-        self.publish(subject, reply, headers, payload)
+        self.publish_owned(subject, reply, headers, payload, Some(payload))
     }
 
     /// Waits until the buffer is at or below its limit.
@@ -220,48 +262,58 @@ impl Writer {
     }
 
     /// Puts bytes in front of the buffer (the subscription replay).
-    pub(crate) fn prepend(&self, mut front: BytesMut) {
+    pub(crate) fn prepend(&self, front: BytesMut) {
         let mut b = self.lock();
-        front.extend_from_slice(&b.bytes);
-        b.bytes = front;
+        b.seg_bytes += front.len();
+        b.segs.insert(0, front.freeze());
     }
 
     /// Drops whatever was not written (the socket is gone).
     pub(crate) fn clear(&self) {
-        self.lock().bytes.clear();
+        {
+            let mut b = self.lock();
+            b.bytes.clear();
+            b.segs.clear();
+            b.seg_bytes = 0;
+        }
         self.in_flight.store(0, Ordering::Release);
         self.drained.notify_waiters();
     }
 
-    /// Takes everything buffered, or registers the write loop's waker when
-    /// there is nothing.
-    pub(crate) fn take(&self, waker: &Waker) -> Option<BytesMut> {
-        let chunk = {
+    /// Takes everything buffered as a list of segments, or registers the
+    /// write loop's waker when there is nothing.
+    pub(crate) fn take(&self, waker: &Waker) -> Option<Vec<Bytes>> {
+        let (segs, len) = {
             let mut b = self.lock();
-            if b.bytes.is_empty() {
+            if b.len() == 0 {
                 match &b.waker {
                     Some(w) if w.will_wake(waker) => {}
                     _ => b.waker = Some(waker.clone()),
                 }
                 return None;
             }
-            let next = b
-                .spare
-                .take()
-                .unwrap_or_else(|| BytesMut::with_capacity(b.bytes.capacity()));
-            std::mem::replace(&mut b.bytes, next)
+            let len = b.len();
+            let spare = std::mem::take(&mut b.spare);
+            let mut segs = std::mem::replace(&mut b.segs, spare);
+            b.seg_bytes = 0;
+            if !b.bytes.is_empty() {
+                // Once these bytes are written and dropped, the buffer's
+                // allocation is unique again and is reused.
+                segs.push(b.bytes.split().freeze());
+            }
+            (segs, len)
         };
-        self.in_flight.store(chunk.len(), Ordering::Release);
+        self.in_flight.store(len, Ordering::Release);
         // The buffer is empty again: publishers waiting on it may go on.
         self.drained.notify_waiters();
-        Some(chunk)
+        Some(segs)
     }
 
-    /// Called by the write loop once a chunk is fully written; the chunk's
-    /// memory is kept for the next swap.
-    pub(crate) fn wrote(&self, mut chunk: BytesMut) {
-        chunk.clear();
-        self.lock().spare = Some(chunk);
+    /// Called by the write loop once a batch is fully written; the list
+    /// is kept for the next batch.
+    pub(crate) fn wrote(&self, mut segs: Vec<Bytes>) {
+        segs.clear();
+        self.lock().spare = segs;
         self.in_flight.store(0, Ordering::Release);
         self.drained.notify_waiters();
     }

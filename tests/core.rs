@@ -1618,3 +1618,44 @@ async fn lame_duck_event() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn mixed_sizes_keep_order_and_bytes() {
+    // Small payloads are copied into the write buffer, large ones are sent
+    // by reference (vectored writes): the wire order must not change.
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let mut sub = within(client.subscribe("mixed")).await.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..1000u32 {
+        let len = match i % 4 {
+            0 => 10,
+            1 => 511,
+            2 => 512,
+            _ => 4096 + i as usize,
+        };
+        let payload: Vec<u8> = (0..len).map(|j| (i as usize + j) as u8).collect();
+        if i % 3 == 0 {
+            let mut h = HeaderMap::new();
+            h.insert("Seq", i.to_string());
+            within(client.publish_with_headers("mixed", h, payload.clone()))
+                .await
+                .unwrap();
+        } else {
+            within(client.publish("mixed", payload.clone()))
+                .await
+                .unwrap();
+        }
+        expected.push(payload);
+    }
+    let got = take(&mut sub, 1000).await;
+    for (i, (m, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(&m.payload[..], &e[..], "message {i}");
+        if i % 3 == 0 {
+            assert_eq!(
+                m.headers.as_ref().unwrap().get("seq"),
+                Some(i.to_string().as_str())
+            );
+        }
+    }
+}

@@ -260,10 +260,40 @@ pub fn encode_pub(
     headers: Option<&HeaderMap>,
     payload: &[u8],
 ) -> Result<(), ProtoError> {
+    encode_pub_head(dst, subject, reply, headers, payload.len(), payload.len() + 2)?;
+    dst.put_slice(payload);
+    dst.put_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends everything of a `PUB`/`HPUB` frame but the payload and its
+/// trailing CRLF (for writers that send large payloads by reference),
+/// reserving `extra` more bytes.
+///
+/// # Errors
+///
+/// [`ProtoError::Header`] for invalid headers; nothing is written then.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// let mut buf = BytesMut::new();
+/// nats_actix::proto::encode_pub_head(&mut buf, b"foo", None, None, 5, 0).unwrap();
+/// assert_eq!(&buf[..], b"PUB foo 5\r\n");
+/// ```
+pub fn encode_pub_head(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&HeaderMap>,
+    payload_len: usize,
+    extra: usize,
+) -> Result<(), ProtoError> {
     let reply_len = reply.map_or(0, |r| r.len() + 1);
     match headers {
         None => {
-            dst.reserve(4 + subject.len() + reply_len + 24 + payload.len());
+            dst.reserve(4 + subject.len() + reply_len + 24 + extra);
             dst.put_slice(b"PUB ");
             dst.put_slice(subject);
             if let Some(r) = reply {
@@ -271,13 +301,13 @@ pub fn encode_pub(
                 dst.put_slice(r);
             }
             dst.put_u8(b' ');
-            write_u64(dst, payload.len() as u64);
+            write_u64(dst, payload_len as u64);
             dst.put_slice(b"\r\n");
         }
         Some(h) => {
             h.validate()?;
             let hlen = h.encoded_len();
-            dst.reserve(5 + subject.len() + reply_len + 48 + hlen + payload.len());
+            dst.reserve(5 + subject.len() + reply_len + 48 + hlen + extra);
             dst.put_slice(b"HPUB ");
             dst.put_slice(subject);
             if let Some(r) = reply {
@@ -287,13 +317,11 @@ pub fn encode_pub(
             dst.put_u8(b' ');
             write_u64(dst, hlen as u64);
             dst.put_u8(b' ');
-            write_u64(dst, (hlen + payload.len()) as u64);
+            write_u64(dst, (hlen + payload_len) as u64);
             dst.put_slice(b"\r\n");
             h.encode(dst)?;
         }
     }
-    dst.put_slice(payload);
-    dst.put_slice(b"\r\n");
     Ok(())
 }
 

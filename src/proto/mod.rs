@@ -46,7 +46,7 @@ mod error;
 mod info;
 mod server_op;
 
-pub use client_op::{ClientOp, ConnectInfo, encode_pub, write_u64};
+pub use client_op::{ClientOp, ConnectInfo, encode_pub, encode_pub_head, write_u64};
 pub use error::{ProtoError, ServerError, ServerErrorKind};
 pub use info::ServerInfo;
 pub use server_op::{Limits, Parser, ServerOp};
