@@ -62,8 +62,7 @@ impl MuxShared {
                     .send(Subscribe {
                         subject: Subject::from(format!("{}.*", me.prefix)),
                         delivery: Delivery::Func(Arc::new(deliver)),
-                        options: SubscribeOptions::default()
-                            .pending_limits(usize::MAX, usize::MAX),
+                        options: SubscribeOptions::default().pending_limits(usize::MAX, usize::MAX),
                     })
                     .await
                     .map_err(|e| match e {

@@ -260,7 +260,14 @@ pub fn encode_pub(
     headers: Option<&HeaderMap>,
     payload: &[u8],
 ) -> Result<(), ProtoError> {
-    encode_pub_head(dst, subject, reply, headers, payload.len(), payload.len() + 2)?;
+    encode_pub_head(
+        dst,
+        subject,
+        reply,
+        headers,
+        payload.len(),
+        payload.len() + 2,
+    )?;
     dst.put_slice(payload);
     dst.put_slice(b"\r\n");
     Ok(())
