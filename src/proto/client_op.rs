@@ -297,37 +297,27 @@ pub fn encode_pub_head(
     payload_len: usize,
     extra: usize,
 ) -> Result<(), ProtoError> {
+    if let Some(h) = headers {
+        h.validate()?;
+    }
+    let hlen = headers.map_or(0, HeaderMap::encoded_len);
     let reply_len = reply.map_or(0, |r| r.len() + 1);
-    match headers {
-        None => {
-            dst.reserve(4 + subject.len() + reply_len + 24 + extra);
-            dst.put_slice(b"PUB ");
-            dst.put_slice(subject);
-            if let Some(r) = reply {
-                dst.put_u8(b' ');
-                dst.put_slice(r);
-            }
-            dst.put_u8(b' ');
-            write_u64(dst, payload_len as u64);
-            dst.put_slice(b"\r\n");
-        }
-        Some(h) => {
-            h.validate()?;
-            let hlen = h.encoded_len();
-            dst.reserve(5 + subject.len() + reply_len + 48 + hlen + extra);
-            dst.put_slice(b"HPUB ");
-            dst.put_slice(subject);
-            if let Some(r) = reply {
-                dst.put_u8(b' ');
-                dst.put_slice(r);
-            }
-            dst.put_u8(b' ');
-            write_u64(dst, hlen as u64);
-            dst.put_u8(b' ');
-            write_u64(dst, (hlen + payload_len) as u64);
-            dst.put_slice(b"\r\n");
-            h.encode(dst)?;
-        }
+    dst.reserve(5 + subject.len() + reply_len + 48 + hlen + extra);
+    dst.put_slice(if headers.is_some() { b"HPUB " } else { b"PUB " });
+    dst.put_slice(subject);
+    if let Some(r) = reply {
+        dst.put_u8(b' ');
+        dst.put_slice(r);
+    }
+    dst.put_u8(b' ');
+    if headers.is_some() {
+        write_u64(dst, hlen as u64);
+        dst.put_u8(b' ');
+    }
+    write_u64(dst, (hlen + payload_len) as u64);
+    dst.put_slice(b"\r\n");
+    if let Some(h) = headers {
+        h.encode(dst)?;
     }
     Ok(())
 }
