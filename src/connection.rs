@@ -347,10 +347,11 @@ impl Connection {
                 });
             }
         } else {
-            sh.slow.store(false, Relaxed);
+            if sh.slow.load(Relaxed) {
+                sh.slow.store(false, Relaxed);
+            }
             sh.pending_msgs.fetch_add(1, Relaxed);
             sh.pending_bytes.fetch_add(bytes, Relaxed);
-            sh.processed.fetch_add(1, Relaxed);
             let msg = Msg {
                 subject,
                 reply,

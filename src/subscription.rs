@@ -29,7 +29,6 @@ use crate::{Error, ErrorKind, Subject};
 #[derive(Debug, Default)]
 pub struct SubShared {
     pub(crate) received: AtomicU64,
-    pub(crate) processed: AtomicU64,
     pub(crate) pending_msgs: AtomicU64,
     pub(crate) pending_bytes: AtomicU64,
     pub(crate) dropped: AtomicU64,
@@ -51,7 +50,10 @@ impl SubShared {
 
     /// Messages delivered so far.
     pub fn processed(&self) -> u64 {
-        self.processed.load(Ordering::Relaxed)
+        // Every message received was either delivered or dropped.
+        self.received
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.dropped.load(Ordering::Relaxed))
     }
     /// Messages delivered and not yet dropped by the user.
     pub fn pending(&self) -> u64 {
