@@ -165,6 +165,14 @@ impl std::error::Error for HeaderError {}
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderMap {
+    // Boxed: a message without headers pays one pointer for the field
+    // (`Option<HeaderMap>` is 8 bytes), and every message is moved
+    // through queues.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Inner {
     status: Option<StatusCode>,
     description: Option<String>,
     entries: Vec<(String, String)>,
@@ -187,20 +195,22 @@ impl HeaderMap {
     /// ```
     pub fn with_status(status: StatusCode, description: Option<&str>) -> Self {
         HeaderMap {
-            status: Some(status),
-            description: description.map(str::to_owned),
-            entries: Vec::new(),
+            inner: Box::new(Inner {
+                status: Some(status),
+                description: description.map(str::to_owned),
+                entries: Vec::new(),
+            }),
         }
     }
 
     /// Returns the inline status code, if any.
     pub fn status(&self) -> Option<StatusCode> {
-        self.status
+        self.inner.status
     }
 
     /// Returns the status description, if any.
     pub fn description(&self) -> Option<&str> {
-        self.description.as_deref()
+        self.inner.description.as_deref()
     }
 
     /// Sets (or clears) the inline status code and description.
@@ -208,8 +218,8 @@ impl HeaderMap {
     /// An empty description is not written on the wire. A description
     /// without a status is written as `NATS/1.0 <description>`.
     pub fn set_status(&mut self, status: Option<StatusCode>, description: Option<String>) {
-        self.status = status;
-        self.description = description;
+        self.inner.status = status;
+        self.inner.description = description;
     }
 
     /// Sets `name` to `value`, replacing every existing value whose name
@@ -218,17 +228,17 @@ impl HeaderMap {
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let name = name.into();
         self.remove(&name);
-        self.entries.push((name, value.into()));
+        self.inner.entries.push((name, value.into()));
     }
 
     /// Appends another value for `name`, keeping existing values.
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.entries.push((name.into(), value.into()));
+        self.inner.entries.push((name.into(), value.into()));
     }
 
     /// Returns the first value for `name` (case-insensitive), if any.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
+        self.inner.entries
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -236,7 +246,7 @@ impl HeaderMap {
 
     /// Returns every value for `name` (case-insensitive), in insertion order.
     pub fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.entries
+        self.inner.entries
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -245,32 +255,32 @@ impl HeaderMap {
     /// Removes every value for `name` (case-insensitive) and returns how
     /// many entries were removed.
     pub fn remove(&mut self, name: &str) -> usize {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        before - self.entries.len()
+        let before = self.inner.entries.len();
+        self.inner.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        before - self.inner.entries.len()
     }
 
     /// Whether at least one value exists for `name` (case-insensitive).
     pub fn contains_key(&self, name: &str) -> bool {
-        self.entries
+        self.inner.entries
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// Number of header entries (each value of a multi-valued name counts).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.inner.entries.len()
     }
 
     /// Whether the map has no entries and no status.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.status.is_none()
+        self.inner.entries.is_empty() && self.inner.status.is_none()
     }
 
     /// Iterates over `(name, value)` pairs in insertion order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            inner: self.entries.iter(),
+            inner: self.inner.entries.iter(),
         }
     }
 
@@ -283,17 +293,17 @@ impl HeaderMap {
     ///   ([`HeaderError::InvalidVersionLine`]);
     /// * the status is within `100..=999` ([`HeaderError::InvalidStatus`]).
     pub fn validate(&self) -> Result<(), HeaderError> {
-        if let Some(status) = self.status
+        if let Some(status) = self.inner.status
             && !status.is_encodable()
         {
             return Err(HeaderError::InvalidStatus);
         }
-        if let Some(desc) = &self.description
+        if let Some(desc) = &self.inner.description
             && has_crlf(desc)
         {
             return Err(HeaderError::InvalidVersionLine);
         }
-        for (name, value) in &self.entries {
+        for (name, value) in &self.inner.entries {
             if !is_valid_name(name) {
                 return Err(HeaderError::InvalidName);
             }
@@ -308,13 +318,13 @@ impl HeaderMap {
     /// valid map.
     pub fn encoded_len(&self) -> usize {
         let mut len = VERSION.len() + CRLF.len() + CRLF.len();
-        if self.status.is_some() {
+        if self.inner.status.is_some() {
             len += 4;
         }
         if let Some(desc) = self.wire_description() {
             len += 1 + desc.len();
         }
-        for (name, value) in &self.entries {
+        for (name, value) in &self.inner.entries {
             len += name.len() + 2 + value.len() + CRLF.len();
         }
         len
@@ -330,7 +340,7 @@ impl HeaderMap {
         let len = self.encoded_len();
         dst.reserve(len);
         dst.put_slice(VERSION.as_bytes());
-        if let Some(status) = self.status {
+        if let Some(status) = self.inner.status {
             let n = status.as_u16();
             // validate() guarantees 100..=999, i.e. exactly three digits.
             dst.put_slice(&[
@@ -345,7 +355,7 @@ impl HeaderMap {
             dst.put_slice(desc.as_bytes());
         }
         dst.put_slice(CRLF);
-        for (name, value) in &self.entries {
+        for (name, value) in &self.inner.entries {
             dst.put_slice(name.as_bytes());
             dst.put_slice(b": ");
             dst.put_slice(value.as_bytes());
@@ -416,15 +426,17 @@ impl HeaderMap {
         }
 
         Ok(HeaderMap {
-            status,
-            description,
-            entries,
+            inner: Box::new(Inner {
+                status,
+                description,
+                entries,
+            }),
         })
     }
 
     /// The description as written on the wire (empty ones are omitted).
     fn wire_description(&self) -> Option<&str> {
-        self.description.as_deref().filter(|d| !d.is_empty())
+        self.inner.description.as_deref().filter(|d| !d.is_empty())
     }
 }
 
