@@ -238,7 +238,8 @@ impl HeaderMap {
 
     /// Returns the first value for `name` (case-insensitive), if any.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.inner.entries
+        self.inner
+            .entries
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -246,7 +247,8 @@ impl HeaderMap {
 
     /// Returns every value for `name` (case-insensitive), in insertion order.
     pub fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.inner.entries
+        self.inner
+            .entries
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -256,13 +258,16 @@ impl HeaderMap {
     /// many entries were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.inner.entries.len();
-        self.inner.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.inner
+            .entries
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         before - self.inner.entries.len()
     }
 
     /// Whether at least one value exists for `name` (case-insensitive).
     pub fn contains_key(&self, name: &str) -> bool {
-        self.inner.entries
+        self.inner
+            .entries
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
