@@ -394,7 +394,7 @@ impl Client {
         if options.reply.is_some() && !options.no_mux {
             return Err(Error::with_source(
                 ErrorKind::InvalidArgument,
-                crate::transport::Msg("reply requires no_mux".into()),
+                "reply requires no_mux",
             ));
         }
         if options.no_mux {

@@ -33,7 +33,7 @@ use crate::stats::StatsCounters;
 use crate::subject::{validate_queue, validate_subscribe};
 use crate::subscription::{End, PendingToken, SubShared, Subscription, SubscriptionInit};
 use crate::supervisor::{ConnectionLost, EventBus, Supervisor};
-use crate::transport::{BoxRead, BoxWrite, Msg as Text, Transport};
+use crate::transport::{BoxRead, BoxWrite, Transport};
 use crate::writer::{self, Writer};
 use crate::{Error, ErrorKind, Msg, Subject};
 
@@ -186,7 +186,7 @@ impl Connection {
             State::Closed => Err(Error::new(ErrorKind::Closed)),
             State::Draining => Err(Error::with_source(
                 ErrorKind::Closed,
-                Text("the connection is draining".into()),
+                "the connection is draining",
             )),
             _ => Ok(()),
         }
@@ -527,10 +527,8 @@ impl Actor for Connection {
                 return;
             }
             if act.pings_out >= act.opts.max_ping_out {
-                let err = Error::with_source(
-                    ErrorKind::TimedOut,
-                    Text("stale connection: PINGs unanswered".into()),
-                );
+                let err =
+                    Error::with_source(ErrorKind::TimedOut, "stale connection: PINGs unanswered");
                 act.events.emit(Event::Error(err.clone()));
                 act.lost(err, ctx);
                 return;
@@ -674,13 +672,13 @@ impl Handler<Subscribe> for Connection {
         if limit_msgs == 0 || limit_bytes == 0 {
             return Err(Error::with_source(
                 ErrorKind::InvalidArgument,
-                Text("pending limits must be greater than 0".into()),
+                "pending limits must be greater than 0",
             ));
         }
         if msg.options.max == Some(0) {
             return Err(Error::with_source(
                 ErrorKind::InvalidArgument,
-                Text("max must be greater than 0".into()),
+                "max must be greater than 0",
             ));
         }
         let Some(me) = self.me.clone() else {

@@ -39,21 +39,8 @@ use crate::subject::validate_publish;
 /// The port used when an address names none.
 pub const DEFAULT_PORT: u16 = 4222;
 
-/// The message of an invalid option, carried as the source of an
-/// [`ErrorKind::InvalidArgument`] error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct OptionError(String);
-
-impl fmt::Display for OptionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for OptionError {}
-
 fn invalid(msg: impl Into<String>) -> Error {
-    Error::with_source(ErrorKind::InvalidArgument, OptionError(msg.into()))
+    Error::with_source(ErrorKind::InvalidArgument, msg.into() as String)
 }
 
 // ---------------------------------------------------------------------------

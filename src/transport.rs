@@ -47,10 +47,10 @@ pub(crate) async fn connect(
         Ok(res) => res,
         Err(_) => Err(Error::with_source(
             ErrorKind::TimedOut,
-            Msg(format!(
+            format!(
                 "no handshake with {server} within {:?}",
                 opts.connection_timeout
-            )),
+            ),
         )),
     }
 }
@@ -67,7 +67,7 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
         other => {
             return Err(Error::with_source(
                 ErrorKind::Protocol,
-                Msg(format!("expected INFO, got {other:?}")),
+                format!("expected INFO, got {other:?}"),
             ));
         }
     };
@@ -77,7 +77,7 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
     if info.tls_required || server.tls_required() || opts.tls_required {
         return Err(Error::with_source(
             ErrorKind::Tls,
-            Msg("TLS is not supported yet by nats-actix".into()),
+            "TLS is not supported yet by nats-actix",
         ));
     }
     let connect = opts.connect_info(server);
@@ -100,7 +100,7 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
             ServerOp::Msg { .. } => {
                 return Err(Error::with_source(
                     ErrorKind::Protocol,
-                    Msg("MSG before the handshake completed".into()),
+                    "MSG before the handshake completed",
                 ));
             }
         }
@@ -130,20 +130,8 @@ async fn read_op<R: AsyncRead + Unpin>(
         if read.read_buf(buf).await? == 0 {
             return Err(Error::with_source(
                 ErrorKind::Disconnected,
-                Msg("the server closed the connection during the handshake".into()),
+                "the server closed the connection during the handshake",
             ));
         }
     }
 }
-
-/// A plain message as an error source.
-#[derive(Debug)]
-pub(crate) struct Msg(pub(crate) String);
-
-impl std::fmt::Display for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Msg {}

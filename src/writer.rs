@@ -20,7 +20,6 @@ use crate::headers::HeaderMap;
 use crate::proto::{ClientOp, encode_pub, encode_pub_head};
 use crate::stats::StatsCounters;
 use crate::subject::validate_publish;
-use crate::transport::Msg as Text;
 use crate::{Error, ErrorKind};
 
 pub(crate) const DISCONNECTED: u8 = 0;
@@ -161,9 +160,7 @@ impl Writer {
         if size > max {
             return Err(Error::with_source(
                 ErrorKind::MaxPayloadExceeded,
-                Text(format!(
-                    "message of {size} bytes exceeds the server's max_payload of {max}"
-                )),
+                format!("message of {size} bytes exceeds the server's max_payload of {max}"),
             ));
         }
         let waker = {
@@ -171,11 +168,11 @@ impl Writer {
             if b.len() >= 2 * self.limit {
                 return Err(Error::with_source(
                     ErrorKind::BufferFull,
-                    Text(format!(
+                    format!(
                         "write buffer holds {} bytes, twice its limit of {}",
                         b.len(),
                         self.limit
-                    )),
+                    ),
                 ));
             }
             match owned.filter(|p| p.len() >= ZERO_COPY_MIN) {
