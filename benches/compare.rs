@@ -1516,7 +1516,15 @@ fn write_svg(rows: &[Row], subtitle: &str) -> std::io::Result<Option<PathBuf>> {
         }
     }
     s.push_str("</svg>\n");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/throughput.svg");
+    // A narrowed run (BENCH_SCENARIOS or BENCH_SIZES set) must not replace
+    // the committed chart: it goes to target/ instead.
+    let narrowed =
+        std::env::var_os("BENCH_SCENARIOS").is_some() || std::env::var_os("BENCH_SIZES").is_some();
+    let path = if narrowed {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/throughput-partial.svg")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/throughput.svg")
+    };
     std::fs::write(&path, s)?;
     Ok(Some(path))
 }
