@@ -1525,6 +1525,9 @@ fn write_svg(rows: &[Row], subtitle: &str) -> std::io::Result<Option<PathBuf>> {
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/throughput.svg")
     };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(&path, s)?;
     Ok(Some(path))
 }
