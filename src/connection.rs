@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
 
 use crate::event::Event;
@@ -961,7 +961,3 @@ impl ActorFuture<Connection> for WriteLoop {
         }
     }
 }
-
-/// Silences the unused-import lint for trait methods used via `Pin`.
-#[allow(dead_code)]
-fn _traits(_: &dyn AsyncRead, _: &dyn AsyncWrite) {}
