@@ -20,9 +20,9 @@ use crate::stats::StatsCounters;
 use crate::transport::{self, Transport};
 use crate::{Error, ErrorKind};
 
-/// Capacity of each event stream; a stream that falls this far behind
-/// loses the oldest... no: the newest events, counted in
-/// [`EventStream::lagged`](crate::client::EventStream).
+/// Capacity of each event stream. A stream that falls this far behind
+/// misses the newest events, which are counted in
+/// [`EventStream::lagged`](crate::client::EventStream::lagged).
 pub(crate) const EVENT_STREAM_CAPACITY: usize = 1024;
 
 /// A cheap handle to emit status events through the Supervisor.
