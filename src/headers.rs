@@ -343,6 +343,14 @@ impl HeaderMap {
     pub fn encode(&self, dst: &mut BytesMut) -> Result<usize, HeaderError> {
         self.validate()?;
         let len = self.encoded_len();
+        self.encode_validated(dst, len);
+        Ok(len)
+    }
+
+    /// [`HeaderMap::encode`] for a map already validated, whose
+    /// [`encoded_len`](Self::encoded_len) is `len`: the publish path checks
+    /// both once, before writing anything.
+    pub(crate) fn encode_validated(&self, dst: &mut BytesMut, len: usize) {
         dst.reserve(len);
         dst.put_slice(VERSION.as_bytes());
         if let Some(status) = self.inner.status {
@@ -367,7 +375,6 @@ impl HeaderMap {
             dst.put_slice(CRLF);
         }
         dst.put_slice(CRLF);
-        Ok(len)
     }
 
     /// Parses a header block.

@@ -17,7 +17,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::headers::HeaderMap;
-use crate::proto::{ClientOp, encode_pub, encode_pub_head};
+use crate::proto::ClientOp;
+use crate::proto::client_op::{encode_pub_head_validated, encode_pub_validated};
 use crate::stats::StatsCounters;
 use crate::subject::validate_publish;
 use crate::{Error, ErrorKind};
@@ -148,13 +149,14 @@ impl Writer {
         if let Some(r) = reply {
             validate_publish(r)?;
         }
-        let hlen = match headers {
+        let headers = match headers {
             Some(h) => {
                 h.validate()?;
-                h.encoded_len()
+                Some((h, h.encoded_len()))
             }
-            None => 0,
+            None => None,
         };
+        let hlen = headers.map_or(0, |(_, len)| len);
         let size = hlen + payload.len();
         let max = self.max_payload();
         if size > max {
@@ -177,27 +179,27 @@ impl Writer {
             }
             match owned.filter(|p| p.len() >= ZERO_COPY_MIN) {
                 Some(p) => {
-                    encode_pub_head(
+                    encode_pub_head_validated(
                         &mut b.bytes,
                         subject.as_bytes(),
                         reply.map(str::as_bytes),
                         headers,
                         p.len(),
                         0,
-                    )?;
+                    );
                     let head = b.bytes.split().freeze();
                     b.seg_bytes += head.len() + p.len();
                     b.segs.push(head);
                     b.segs.push(p.clone());
                     b.bytes.put_slice(b"\r\n");
                 }
-                None => encode_pub(
+                None => encode_pub_validated(
                     &mut b.bytes,
                     subject.as_bytes(),
                     reply.map(str::as_bytes),
                     headers,
                     payload,
-                )?,
+                ),
             }
             b.waker.take()
         };

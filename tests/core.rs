@@ -89,6 +89,15 @@ async fn connect_refused_fails_fast() {
     assert!(start.elapsed() < Duration::from_secs(2));
 }
 
+/// What a [`FakeServer`] answers to PINGs.
+#[derive(Clone, Copy, PartialEq)]
+enum Pongs {
+    Never,
+    /// Only the handshake's.
+    First,
+    Always,
+}
+
 /// A scripted server for faults a real one will not produce.
 struct FakeServer {
     port: u16,
@@ -96,8 +105,9 @@ struct FakeServer {
 }
 
 impl FakeServer {
-    /// `send_info`: greet with INFO; `pong`: answer PINGs.
-    fn start(send_info: bool, pong: bool) -> FakeServer {
+    /// `send_info`: greet with INFO; `pongs`: which PINGs to answer;
+    /// `after_handshake`: bytes sent right after the first PONG.
+    fn scripted(send_info: bool, pongs: Pongs, after_handshake: Vec<u8>) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -112,16 +122,30 @@ impl FakeServer {
                     b"INFO {\"server_id\":\"FAKE\",\"version\":\"2.10.0\",\"proto\":1,\"headers\":true,\"max_payload\":1048576}\r\n",
                 );
             }
-            let reader = BufReader::new(stream);
-            for line in reader.lines() {
+            let mut pongs_sent = 0;
+            for line in BufReader::new(stream).lines() {
                 let Ok(line) = line else { break };
                 seen.lock().unwrap().push(line.clone());
-                if pong && line == "PING" {
+                let answer = match pongs {
+                    Pongs::Never => false,
+                    Pongs::First => pongs_sent == 0,
+                    Pongs::Always => true,
+                };
+                if line == "PING" && answer {
                     let _ = w.write_all(b"PONG\r\n");
+                    if pongs_sent == 0 {
+                        let _ = w.write_all(&after_handshake);
+                    }
+                    pongs_sent += 1;
                 }
             }
         });
         FakeServer { port, lines }
+    }
+
+    fn start(send_info: bool, pong: bool) -> FakeServer {
+        let pongs = if pong { Pongs::Always } else { Pongs::Never };
+        FakeServer::scripted(send_info, pongs, Vec::new())
     }
 
     fn url(&self) -> String {
@@ -129,38 +153,26 @@ impl FakeServer {
     }
 }
 
+/// Conformance A3 and A4: no INFO, or INFO but no PONG.
 #[actix_rt::test]
-async fn connect_timeout_no_info() {
-    let fake = FakeServer::start(false, false);
-    let start = Instant::now();
-    let err = within(Client::connect(
-        ConnectOptions::new()
-            .server(fake.url())
-            .connection_timeout(Duration::from_millis(500)),
-    ))
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::TimedOut);
-    let took = start.elapsed();
-    assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
-}
-
-#[actix_rt::test]
-async fn connect_timeout_no_pong() {
-    let fake = FakeServer::start(true, false);
-    let start = Instant::now();
-    let err = within(Client::connect(
-        ConnectOptions::new()
-            .server(fake.url())
-            .connection_timeout(Duration::from_millis(500)),
-    ))
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::TimedOut);
-    assert!(start.elapsed() < Duration::from_secs(5));
+async fn connect_timeout_no_info_or_no_pong() {
+    for send_info in [false, true] {
+        let fake = FakeServer::start(send_info, false);
+        let start = Instant::now();
+        let err = within(Client::connect(
+            ConnectOptions::new()
+                .server(fake.url())
+                .connection_timeout(Duration::from_millis(500)),
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "send_info={send_info}");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+            "send_info={send_info}: {took:?}"
+        );
+    }
 }
 
 #[actix_rt::test]
@@ -1172,25 +1184,10 @@ async fn user_pass_and_token_from_options_and_url() {
 #[actix_rt::test]
 async fn ping_interval_detects_silent_server() {
     // The fake answers the handshake PING only.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut w = stream.try_clone().unwrap();
-        w.write_all(b"INFO {\"server_id\":\"FAKE\",\"max_payload\":1024,\"proto\":1}\r\n")
-            .unwrap();
-        let mut answered = false;
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if line == "PING" && !answered {
-                answered = true;
-                let _ = w.write_all(b"PONG\r\n");
-            }
-        }
-    });
+    let fake = FakeServer::scripted(true, Pongs::First, Vec::new());
     let client = within(Client::connect(
         ConnectOptions::new()
-            .server(format!("127.0.0.1:{port}"))
+            .server(fake.url())
             .ping_interval(Duration::from_millis(100))
             .max_ping_out(2),
     ))
@@ -1418,30 +1415,6 @@ async fn port_option_used_without_servers() {
     within(client.flush()).await.unwrap();
 }
 
-/// A fake server that completes the handshake, then sends `bytes`.
-fn hostile_server(bytes: Vec<u8>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut w = stream.try_clone().unwrap();
-        w.write_all(b"INFO {\"server_id\":\"FAKE\",\"max_payload\":1024,\"proto\":1}\r\n")
-            .unwrap();
-        let mut sent = false;
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if line == "PING" {
-                let _ = w.write_all(b"PONG\r\n");
-                if !sent {
-                    sent = true;
-                    let _ = w.write_all(&bytes);
-                }
-            }
-        }
-    });
-    port
-}
-
 #[actix_rt::test]
 async fn hostile_server_bytes_close_with_protocol_errors() {
     let long_line = {
@@ -1477,8 +1450,9 @@ async fn hostile_server_bytes_close_with_protocol_errors() {
         ),
     ];
     for (bytes, opts, kind) in cases {
-        let port = hostile_server(bytes);
-        let client = within(Client::connect(opts.server(format!("127.0.0.1:{port}"))))
+        // Completes the handshake, then sends the hostile bytes.
+        let fake = FakeServer::scripted(true, Pongs::Always, bytes);
+        let client = within(Client::connect(opts.server(fake.url())))
             .await
             .unwrap();
         let reason = within(client.closed()).await.expect("closed with a reason");

@@ -260,16 +260,8 @@ pub fn encode_pub(
     headers: Option<&HeaderMap>,
     payload: &[u8],
 ) -> Result<(), ProtoError> {
-    encode_pub_head(
-        dst,
-        subject,
-        reply,
-        headers,
-        payload.len(),
-        payload.len() + 2,
-    )?;
-    dst.put_slice(payload);
-    dst.put_slice(b"\r\n");
+    let headers = validated(headers)?;
+    encode_pub_validated(dst, subject, reply, headers, payload);
     Ok(())
 }
 
@@ -297,10 +289,53 @@ pub fn encode_pub_head(
     payload_len: usize,
     extra: usize,
 ) -> Result<(), ProtoError> {
-    if let Some(h) = headers {
-        h.validate()?;
+    let headers = validated(headers)?;
+    encode_pub_head_validated(dst, subject, reply, headers, payload_len, extra);
+    Ok(())
+}
+
+/// Validates headers once and pairs them with their encoded length.
+fn validated(headers: Option<&HeaderMap>) -> Result<Option<(&HeaderMap, usize)>, ProtoError> {
+    match headers {
+        Some(h) => {
+            h.validate()?;
+            Ok(Some((h, h.encoded_len())))
+        }
+        None => Ok(None),
     }
-    let hlen = headers.map_or(0, HeaderMap::encoded_len);
+}
+
+/// [`encode_pub`] for headers already validated, with their encoded length.
+pub(crate) fn encode_pub_validated(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<(&HeaderMap, usize)>,
+    payload: &[u8],
+) {
+    encode_pub_head_validated(
+        dst,
+        subject,
+        reply,
+        headers,
+        payload.len(),
+        payload.len() + 2,
+    );
+    dst.put_slice(payload);
+    dst.put_slice(b"\r\n");
+}
+
+/// [`encode_pub_head`] for headers already validated, with their encoded
+/// length.
+pub(crate) fn encode_pub_head_validated(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<(&HeaderMap, usize)>,
+    payload_len: usize,
+    extra: usize,
+) {
+    let hlen = headers.map_or(0, |(_, len)| len);
     let reply_len = reply.map_or(0, |r| r.len() + 1);
     dst.reserve(5 + subject.len() + reply_len + 48 + hlen + extra);
     dst.put_slice(if headers.is_some() { b"HPUB " } else { b"PUB " });
@@ -316,10 +351,9 @@ pub fn encode_pub_head(
     }
     write_u64(dst, (hlen + payload_len) as u64);
     dst.put_slice(b"\r\n");
-    if let Some(h) = headers {
-        h.encode(dst)?;
+    if let Some((h, len)) = headers {
+        h.encode_validated(dst, len);
     }
-    Ok(())
 }
 
 /// Appends the decimal form of `n` to `dst`, with no allocation.

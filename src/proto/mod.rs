@@ -40,7 +40,7 @@
 //! }
 //! ```
 
-mod client_op;
+pub(crate) mod client_op;
 pub mod codec;
 mod error;
 mod info;
