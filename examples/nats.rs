@@ -425,6 +425,24 @@ async fn run(global: &Global, cmd: Command) -> Result<(), Failure> {
     result
 }
 
+/// Subscribes, confirms it with a flush, prints the ready line; `None`
+/// when `--count 0` asks for nothing more.
+async fn subscribe_ready(
+    global: &Global,
+    client: &Client,
+    what: &str,
+    subject: &str,
+    queue: Option<&str>,
+    count: Option<u64>,
+) -> Result<Option<nats_actix::Subscriber>, Failure> {
+    let sub = client
+        .subscribe_with(subject, sub_options(queue, count))
+        .await?;
+    client.flush().await?;
+    print_ready(global, what, subject, queue);
+    Ok((count != Some(0)).then_some(sub))
+}
+
 async fn run_with(global: &Global, client: &Client, cmd: Command) -> Result<(), Failure> {
     match cmd {
         Command::Pub {
@@ -454,14 +472,18 @@ async fn run_with(global: &Global, client: &Client, cmd: Command) -> Result<(), 
             queue,
             count,
         } => {
-            let mut sub = client
-                .subscribe_with(subject.as_str(), sub_options(queue.as_deref(), count))
-                .await?;
-            client.flush().await?;
-            print_ready(global, "Subscribed", &subject, queue.as_deref());
-            if count == Some(0) {
+            let Some(mut sub) = subscribe_ready(
+                global,
+                client,
+                "Subscribed",
+                &subject,
+                queue.as_deref(),
+                count,
+            )
+            .await?
+            else {
                 return Ok(());
-            }
+            };
             let mut n = 0;
             while let Some(m) = sub.next_msg().await {
                 n += 1;
@@ -502,14 +524,18 @@ async fn run_with(global: &Global, client: &Client, cmd: Command) -> Result<(), 
             queue,
             count,
         } => {
-            let mut sub = client
-                .subscribe_with(subject.as_str(), sub_options(queue.as_deref(), count))
-                .await?;
-            client.flush().await?;
-            print_ready(global, "Replying", &subject, queue.as_deref());
-            if count == Some(0) {
+            let Some(mut sub) = subscribe_ready(
+                global,
+                client,
+                "Replying",
+                &subject,
+                queue.as_deref(),
+                count,
+            )
+            .await?
+            else {
                 return Ok(());
-            }
+            };
             let body = bytes::Bytes::from(body);
             let mut n = 0;
             while let Some(m) = sub.next_msg().await {
