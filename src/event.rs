@@ -33,6 +33,15 @@ pub enum Event {
         /// Why, when known.
         reason: Option<Error>,
     },
+    /// The Supervisor is about to try a server again after a loss (or,
+    /// with `wait_on_first_connect`, after a failed first connect). Fires
+    /// once per attempt, before the attempt's delay.
+    Reconnecting {
+        /// The attempt number since the connection was lost, from 1.
+        attempt: usize,
+        /// The server about to be tried, without credentials.
+        server: String,
+    },
     /// The client reconnected.
     Reconnected {
         /// The server, without credentials.
@@ -80,6 +89,9 @@ impl fmt::Display for Event {
                 Some(r) => write!(f, "disconnected from {server}: {r}"),
                 None => write!(f, "disconnected from {server}"),
             },
+            Event::Reconnecting { attempt, server } => {
+                write!(f, "reconnecting to {server} (attempt {attempt})")
+            }
             Event::Reconnected { server } => write!(f, "reconnected to {server}"),
             Event::ServersChanged { added, deleted } => {
                 write!(f, "servers changed: added {added:?}, deleted {deleted:?}")
