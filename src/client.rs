@@ -87,6 +87,13 @@ impl Client {
     /// `TimedOut`, `Authentication`, ...) when none could be reached.
     pub async fn connect(opts: ConnectOptions) -> Result<Client, Error> {
         opts.validate()?;
+        if actix::Arbiter::try_current().is_none() {
+            return Err(Error::with_source(
+                ErrorKind::InvalidArgument,
+                "Client::connect must run inside an actix System \
+                 (#[actix::main], #[actix_rt::main] or System::new().block_on)",
+            ));
+        }
         let opts = Arc::new(opts);
         let transport = connect_pool(&opts.servers_or_default(), &opts).await?;
         let stats = Arc::new(StatsCounters::default());
@@ -478,10 +485,13 @@ impl Client {
         let mut publish = Publish::new(subject, payload).reply(reply);
         publish.headers = options.headers.clone();
         self.publish_msg(publish).await?;
-        let deadline = Instant::now() + options.max_wait;
+        // `max_wait(Duration::MAX)` means no deadline, not an overflow.
+        let deadline = Instant::now().checked_add(options.max_wait);
         let mut out = Vec::new();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             let wait = match (out.is_empty(), options.idle_gap) {
                 (false, Some(gap)) => left.min(gap),
                 _ => left,

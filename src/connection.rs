@@ -196,7 +196,7 @@ impl Connection {
         self.detach(ctx);
         self.generation += 1;
         let generation = self.generation;
-        self.writer.set_max_payload(t.info.max_payload.max(1));
+        self.writer.set_server_info(&t.info);
         self.info = Some(t.info);
         self.server = Some(t.server);
         self.pings_out = 0;
@@ -422,6 +422,24 @@ impl Connection {
                     Some(PongWaiter::Keepalive) | None => {}
                 }
             }
+            ServerOp::Malformed {
+                sid,
+                error,
+                subject,
+                raw,
+            } => {
+                // A peer's bad bytes spoil one message, never the link.
+                self.stats.malformed.fetch_add(1, Relaxed);
+                let subject = String::from_utf8_lossy(&subject).into_owned();
+                tracing::debug!(sid, %subject, %error, "malformed message dropped");
+                self.events.emit(Event::Error(Error::with_source(
+                    ErrorKind::MalformedMessage,
+                    format!(
+                        "message on subscription {sid} (subject {subject:?}, {} bytes) dropped: {error}",
+                        raw.len()
+                    ),
+                )));
+            }
             ServerOp::Ok => {}
             ServerOp::Info(info) => self.update_info(*info),
             ServerOp::Err(e) => {
@@ -492,9 +510,7 @@ impl Connection {
                     .unwrap_or_default(),
             });
         }
-        if info.max_payload > 0 {
-            self.writer.set_max_payload(info.max_payload);
-        }
+        self.writer.set_server_info(&info);
         self.info = Some(info);
     }
 

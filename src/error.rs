@@ -65,6 +65,10 @@ pub enum ErrorKind {
     MaxReconnects,
     /// A payload failed to encode or decode with a codec.
     Codec,
+    /// A message from the server was well framed but its content was not
+    /// (a subject that is not UTF-8, a header block without `NATS/1.0`):
+    /// it was dropped and counted, and the connection stays up.
+    MalformedMessage,
 }
 
 impl ErrorKind {
@@ -90,6 +94,7 @@ impl ErrorKind {
             ErrorKind::BufferFull => "buffer full",
             ErrorKind::MaxReconnects => "maximum reconnect attempts exceeded",
             ErrorKind::Codec => "codec error",
+            ErrorKind::MalformedMessage => "malformed message",
         }
     }
 }

@@ -11,7 +11,6 @@
 //! serves [`Request`] messages from actors.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
@@ -34,7 +33,6 @@ struct Waiter {
 pub(crate) struct MuxShared {
     prefix: String,
     waiters: Mutex<HashMap<u64, Waiter>>,
-    next: AtomicU64,
     ready: OnceCell<()>,
     conn: Addr<Connection>,
     writer: Arc<Writer>,
@@ -81,14 +79,23 @@ impl MuxShared {
         req: &Request,
         tx: oneshot::Sender<Result<Msg, Error>>,
     ) -> Result<u64, Error> {
-        let token = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(
-            token,
-            Waiter {
-                subject: req.subject.clone(),
-                tx,
-            },
-        );
+        // Tokens are 64 random bits from an OS-seeded CSPRNG: a service
+        // that sees one reply subject cannot guess the next one.
+        let token = {
+            let mut waiters = self.lock();
+            let mut token = rand::random::<u64>();
+            while waiters.contains_key(&token) {
+                token = rand::random::<u64>();
+            }
+            waiters.insert(
+                token,
+                Waiter {
+                    subject: req.subject.clone(),
+                    tx,
+                },
+            );
+            token
+        };
         let reply = format!("{}.{}", self.prefix, token);
         if let Err(e) = self.writer.publish(
             &req.subject,
@@ -166,7 +173,6 @@ impl RequestMux {
             shared: Arc::new(MuxShared {
                 prefix,
                 waiters: Mutex::new(HashMap::new()),
-                next: AtomicU64::new(1),
                 ready: OnceCell::new(),
                 conn,
                 writer,

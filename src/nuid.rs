@@ -2,9 +2,6 @@
 //! random prefix that changes every 62^10 ids and a sequential suffix with
 //! a random increment, in the spirit of the NATS `nuid`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const PREFIX_LEN: usize = 12;
 const SEQ_LEN: usize = 10;
@@ -35,17 +32,11 @@ impl Default for Nuid {
     }
 }
 
+/// 64 bits from the thread's OS-seeded CSPRNG (`rand`'s thread RNG, a
+/// ChaCha generator reseeded from the operating system): prefixes of
+/// processes started together never collide, and cannot be predicted.
 fn seed() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let c = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-    // Mix the address of a stack value in, for processes started together.
-    let local = 0u8;
-    let addr = std::ptr::addr_of!(local) as u64;
-    splitmix(nanos ^ c ^ addr.rotate_left(32) ^ u64::from(std::process::id()))
+    rand::random::<u64>()
 }
 
 fn splitmix(mut x: u64) -> u64 {

@@ -23,6 +23,11 @@ pub struct Statistics {
     pub out_bytes: u64,
     /// Successful connects (1 + reconnects).
     pub connects: u64,
+    /// Reconnects (successful connects after a loss).
+    pub reconnects: u64,
+    /// Messages dropped because their content was malformed (see
+    /// [`ErrorKind::MalformedMessage`](crate::ErrorKind::MalformedMessage)).
+    pub malformed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +37,8 @@ pub(crate) struct StatsCounters {
     pub(crate) out_msgs: AtomicU64,
     pub(crate) out_bytes: AtomicU64,
     pub(crate) connects: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) malformed: AtomicU64,
 }
 
 impl StatsCounters {
@@ -42,6 +49,8 @@ impl StatsCounters {
             out_msgs: self.out_msgs.load(Ordering::Relaxed),
             out_bytes: self.out_bytes.load(Ordering::Relaxed),
             connects: self.connects.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            malformed: self.malformed.load(Ordering::Relaxed),
         }
     }
 }

@@ -97,7 +97,7 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
                 write.write_all(b"PONG\r\n").await?;
             }
             ServerOp::Info(_) | ServerOp::Ok => {}
-            ServerOp::Msg { .. } => {
+            ServerOp::Msg { .. } | ServerOp::Malformed { .. } => {
                 return Err(Error::with_source(
                     ErrorKind::Protocol,
                     "MSG before the handshake completed",

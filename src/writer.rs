@@ -31,6 +31,9 @@ pub(crate) const CLOSED: u8 = 2;
 /// instead of being copied into the buffer.
 pub(crate) const ZERO_COPY_MIN: usize = 512;
 
+/// nats-server's `max_payload` when its INFO gives none (or zero).
+pub(crate) const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+
 #[derive(Debug, Default)]
 struct Buf {
     /// Encoded bytes not yet cut into a segment.
@@ -57,6 +60,7 @@ pub(crate) struct Writer {
     drained: Notify,
     state: AtomicU8,
     max_payload: AtomicUsize,
+    headers: std::sync::atomic::AtomicBool,
     in_flight: AtomicUsize,
     limit: usize,
     debug: bool,
@@ -73,6 +77,7 @@ impl Writer {
             drained: Notify::new(),
             state: AtomicU8::new(DISCONNECTED),
             max_payload: AtomicUsize::new(usize::MAX),
+            headers: std::sync::atomic::AtomicBool::new(true),
             in_flight: AtomicUsize::new(0),
             limit,
             debug,
@@ -92,8 +97,17 @@ impl Writer {
         self.state.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_max_payload(&self, max: usize) {
+    /// Takes `max_payload` and `headers` from the server's INFO. A
+    /// missing or zero `max_payload` means nats-server's default, 1 MiB
+    /// (the one rule for it, on the first INFO and on every update).
+    pub(crate) fn set_server_info(&self, info: &crate::proto::ServerInfo) {
+        let max = if info.max_payload == 0 {
+            DEFAULT_MAX_PAYLOAD
+        } else {
+            info.max_payload
+        };
         self.max_payload.store(max, Ordering::Relaxed);
+        self.headers.store(info.headers, Ordering::Relaxed);
     }
 
     pub(crate) fn max_payload(&self) -> usize {
@@ -150,6 +164,12 @@ impl Writer {
             validate_publish(r)?;
         }
         let headers = match headers {
+            Some(_) if !self.headers.load(Ordering::Relaxed) => {
+                return Err(Error::with_source(
+                    ErrorKind::InvalidHeader,
+                    "the server does not support headers (INFO says headers: false)",
+                ));
+            }
             Some(h) => {
                 h.validate()?;
                 Some((h, h.encoded_len()))

@@ -49,4 +49,4 @@ mod server_op;
 pub use client_op::{ClientOp, ConnectInfo, encode_pub, encode_pub_head, write_u64};
 pub use error::{ProtoError, ServerError, ServerErrorKind};
 pub use info::ServerInfo;
-pub use server_op::{Limits, Parser, ServerOp};
+pub use server_op::{ContentError, Limits, Parser, ServerOp};

@@ -25,6 +25,15 @@ pub struct Limits {
     /// (64 MiB by default, the largest nats-server allows). A larger one is
     /// [`ProtoError::PayloadTooLarge`].
     pub max_payload: usize,
+    /// Frames (control line and body) of at most this many bytes are
+    /// copied out of the read buffer into an allocation of their own
+    /// (8 KiB by default); larger ones are zero-copy slices of it. A
+    /// retained small message thus holds its own bytes, not the whole
+    /// read chunk it arrived in, so the memory held by pending messages
+    /// stays within a small factor (read chunk / threshold, 8 with the
+    /// connection's 64 KiB reads) of what the pending limits count.
+    /// `0` makes every frame zero-copy.
+    pub copy_below: usize,
 }
 
 impl Default for Limits {
@@ -32,6 +41,7 @@ impl Default for Limits {
         Limits {
             max_control_line: 64 * 1024,
             max_payload: 64 * 1024 * 1024,
+            copy_below: 8 * 1024,
         }
     }
 }
@@ -40,6 +50,12 @@ impl Limits {
     /// Sets [`Limits::max_control_line`].
     pub fn max_control_line(mut self, bytes: usize) -> Self {
         self.max_control_line = bytes;
+        self
+    }
+
+    /// Sets [`Limits::copy_below`].
+    pub fn copy_below(mut self, bytes: usize) -> Self {
+        self.copy_below = bytes;
         self
     }
 
@@ -87,6 +103,23 @@ pub enum ServerOp {
     Ok,
     /// `-ERR '...'`.
     Err(ServerError),
+    /// A `MSG`/`HMSG` whose framing is sound (its lengths and CRLFs hold)
+    /// but whose **content** is not: a subject or reply that is not UTF-8,
+    /// or a header block that does not start with `NATS/1.0`. nats-server
+    /// forwards such bytes from any publisher, so they say nothing about
+    /// the health of the connection: the whole frame has been consumed and
+    /// the stream goes on. The client drops the message, counts it and
+    /// reports it; the raw bytes are kept here for whoever wants them.
+    Malformed {
+        /// The subscription id the message was for.
+        sid: u64,
+        /// Why it is malformed.
+        error: ContentError,
+        /// The raw subject bytes.
+        subject: Bytes,
+        /// The raw header block and payload (headers first, as sent).
+        raw: Bytes,
+    },
 }
 
 impl ServerOp {
@@ -102,6 +135,42 @@ impl ServerOp {
         Parser::new(*limits).parse(buf)
     }
 }
+
+/// What is wrong with a [`ServerOp::Malformed`] message.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use nats_actix::proto::{ContentError, Parser, ServerOp};
+/// let mut buf = BytesMut::from(&b"MSG bad.\xff 1 2\r\nhi\r\nPING\r\n"[..]);
+/// let mut parser = Parser::default();
+/// let op = parser.parse(&mut buf).unwrap().unwrap();
+/// assert!(matches!(op, ServerOp::Malformed { error: ContentError::Subject(_), .. }));
+/// assert_eq!(parser.parse(&mut buf).unwrap(), Some(ServerOp::Ping));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContentError {
+    /// The subject is not a valid subject (not UTF-8).
+    Subject(crate::subject::SubjectError),
+    /// The reply subject is not valid (not UTF-8).
+    Reply(crate::subject::SubjectError),
+    /// The header block is malformed (for example, no `NATS/1.0` line).
+    Header(crate::headers::HeaderError),
+}
+
+impl std::fmt::Display for ContentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContentError::Subject(e) => write!(f, "invalid subject: {e}"),
+            ContentError::Reply(e) => write!(f, "invalid reply subject: {e}"),
+            ContentError::Header(e) => write!(f, "invalid headers: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ContentError {}
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -282,32 +351,46 @@ impl Parser {
         if buf[need - 2] != b'\r' || buf[need - 1] != b'\n' {
             return Err(ProtoError::MissingPayloadTerminator);
         }
-        // Carve the subject, reply and payload out of the buffer in order;
-        // each is one reference-count increment, with no copy.
+        // Freeze the whole frame and carve the subject, reply and payload
+        // out of it: each is one reference-count increment, with no copy.
+        // A content error (not UTF-8, a bad header block) spoils only this
+        // frame, which is consumed whole: the stream goes on.
         let body = p.line_len;
+        let frame = if need <= self.limits.copy_below {
+            let frame = Bytes::copy_from_slice(&buf[..need]);
+            buf.advance(need);
+            frame
+        } else {
+            buf.split_to(need).freeze()
+        };
         let (s0, s1) = p.subject;
-        buf.advance(s0);
-        let subject = Subject::from_utf8(buf.split_to(s1 - s0).freeze())?;
-        let mut at = s1;
+        let malformed = |error: ContentError| {
+            Ok(Some(ServerOp::Malformed {
+                sid: p.sid,
+                error,
+                subject: frame.slice(s0..s1),
+                raw: frame.slice(body..need - 2),
+            }))
+        };
+        let subject = match Subject::from_utf8(frame.slice(s0..s1)) {
+            Ok(s) => s,
+            Err(e) => return malformed(ContentError::Subject(e)),
+        };
         let reply = match p.reply {
-            Some((r0, r1)) => {
-                buf.advance(r0 - at);
-                at = r1;
-                Some(Subject::from_utf8(buf.split_to(r1 - r0).freeze())?)
-            }
+            Some((r0, r1)) => match Subject::from_utf8(frame.slice(r0..r1)) {
+                Ok(s) => Some(s),
+                Err(e) => return malformed(ContentError::Reply(e)),
+            },
             None => None,
         };
-        buf.advance(body - at);
-        let (headers, payload_len) = match p.hdr_len {
-            Some(h) => {
-                let headers = HeaderMap::decode(&buf[..h])?;
-                buf.advance(h);
-                (Some(headers), p.total - h)
-            }
-            None => (None, p.total),
+        let (headers, payload_start) = match p.hdr_len {
+            Some(h) => match HeaderMap::decode(&frame[body..body + h]) {
+                Ok(headers) => (Some(headers), body + h),
+                Err(e) => return malformed(ContentError::Header(e)),
+            },
+            None => (None, body),
         };
-        let payload = buf.split_to(payload_len).freeze();
-        buf.advance(2);
+        let payload = frame.slice(payload_start..need - 2);
         Ok(Some(ServerOp::Msg {
             sid: p.sid,
             subject,
