@@ -272,7 +272,9 @@ fn chaos_run(server: &NatsServer, one_in: u64, seed: u64, conns: usize) -> Vec<(
         };
         let frames = match got.iter().position(|&b| b == b'\n') {
             None => {
-                assert!(cut && got.starts_with(b"INFO"), "{got:?}");
+                // Cut inside INFO (strictly: at least one byte arrived).
+                let info_prefix = b"INFO ".starts_with(&got) || got.starts_with(b"INFO ");
+                assert!(cut && !got.is_empty() && info_prefix, "{got:?}");
                 0
             }
             Some(p) => {
@@ -357,6 +359,8 @@ fn fake_runs_scripts_per_connection_and_records_lines() {
         Script::new(vec![
             Step::expect("SUB "),
             Step::send("MSG foo 1 2\r\nhi\r\n"),
+            Step::Sleep(Duration::from_millis(10)),
+            Step::Info(serde_json::json!({"ldm": true})),
             Step::Silence,
         ]),
         // 2 and later: no INFO, an error, then a reset once the client pings.
@@ -383,6 +387,7 @@ fn fake_runs_scripts_per_connection_and_records_lines() {
     c1.send(b"SUB foo 1\r\n");
     assert_eq!(c1.line(), "MSG foo 1 2");
     assert_eq!(c1.line(), "hi");
+    assert_eq!(c1.line(), "INFO {\"ldm\":true}");
     assert!(fake.wait_for_script(1, LIMIT));
     assert_eq!(fake.script_error(1), None);
     c1.send(b"PUB bar 3\r\nabc\r\nPING\r\n");
@@ -426,4 +431,29 @@ fn fake_expect_timeout_and_answer_pings() {
         None
     );
     assert!(!fake.wait_for_connection(2, Duration::from_millis(50)));
+}
+
+#[test]
+fn frame_counter_handles_hmsg_msg_and_split_input() {
+    use support::proxy::FrameCounter;
+    let stream: &[u8] = b"INFO {}\r\nHMSG a 1 r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+        MSG b 2 4\r\n\r\n\r\n\r\nPING\r\n-ERR 'x'\r\n";
+    let want = [9, 43, 60, 66, 76];
+    // Whole, and split at every byte.
+    assert_eq!(
+        FrameCounter::new(Direction::ServerToClient).feed(stream),
+        want
+    );
+    let mut c = FrameCounter::new(Direction::ServerToClient);
+    let mut ends = Vec::new();
+    for (i, b) in stream.iter().enumerate() {
+        ends.extend(c.feed(std::slice::from_ref(b)).into_iter().map(|e| e + i));
+    }
+    assert_eq!(ends, want);
+    // Client side: PUB/HPUB carry payloads, MSG does not.
+    let c2s: &[u8] = b"PUB a 3\r\nx\ny\r\nHPUB a 12 12\r\nNATS/1.0\r\n\r\n\r\nPING\r\n";
+    assert_eq!(
+        FrameCounter::new(Direction::ClientToServer).feed(c2s),
+        [14, 42, 48]
+    );
 }

@@ -37,6 +37,9 @@ use serde_json::{Value, json};
 /// How long an [`Step::Expect`] (and the handshake) waits for the client.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Larger announced `PUB` sizes are not read as payload (the line is recorded only).
+const MAX_RECORDED_PAYLOAD: usize = 64 << 20;
+
 /// One step of a connection's script.
 #[derive(Clone, Debug)]
 pub enum Step {
@@ -381,6 +384,8 @@ impl Drop for FakeServer {
         }
         for c in self.shared.conns.lock().unwrap().iter() {
             c.shutdown(Shutdown::Both);
+            // Take the lock so a script between its check and its wait cannot miss this.
+            drop(c.lock());
             c.changed.notify_all();
         }
         let threads: Vec<JoinHandle<()>> = self.shared.threads.lock().unwrap().drain(..).collect();
@@ -469,6 +474,7 @@ fn read_loop(stream: TcpStream, conn: &FakeConn) {
         let mut payload = None;
         if (op == "PUB" || op == "HPUB")
             && let Some(size) = fields.last().and_then(|s| s.parse::<usize>().ok())
+            && size <= MAX_RECORDED_PAYLOAD
         {
             let mut p = vec![0u8; size + 2];
             if r.read_exact(&mut p).is_err() {
