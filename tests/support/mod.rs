@@ -8,6 +8,9 @@
 //! run `bash scripts/install-nats-server.sh`.
 #![allow(dead_code)]
 
+pub mod fake;
+pub mod proxy;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
