@@ -698,6 +698,8 @@ async fn publish(global: &Global, client: &Client, a: PubArgs) -> Result<(), Err
     let headers = header_map(&a.headers);
     let interval = a.interval_ms.map(Duration::from_millis);
     let fixed = Bytes::from(body);
+    // a permissions violation comes back as an asynchronous error event
+    let mut events = client.events().await;
     for i in 1..=a.count {
         if i > 1
             && let Some(d) = interval
@@ -716,6 +718,9 @@ async fn publish(global: &Global, client: &Client, a: PubArgs) -> Result<(), Err
         client.publish_msg(p).await?;
     }
     client.flush().await?;
+    if let Some(e) = publish_denied(client, &mut events).await {
+        return Err(e);
+    }
     if !global.json {
         emit(&format!(
             "published {} message(s) to \"{}\"",
@@ -723,6 +728,24 @@ async fn publish(global: &Global, client: &Client, a: PubArgs) -> Result<(), Err
         ));
     }
     Ok(())
+}
+
+/// A permissions violation the server reported before the flush that
+/// just returned. The server's `-ERR` came before its `PONG`, so its event
+/// is on its way to the supervisor; two round trips with the supervisor
+/// make sure it has reached the stream.
+async fn publish_denied(client: &Client, events: &mut nats_actix::EventStream) -> Option<Error> {
+    for _ in 0..2 {
+        let _ = client.connected_server().await;
+    }
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::ZERO, events.next_event()).await {
+        if let Event::Error(e) = event
+            && e.kind() == ErrorKind::AuthorizationViolation
+        {
+            return Some(e);
+        }
+    }
+    None
 }
 
 fn sub_options(queue: Option<&str>, count: Option<u64>) -> SubscribeOptions {

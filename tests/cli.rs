@@ -512,3 +512,50 @@ fn sigint_drains_reply_and_exits_0() {
     replier.signal("INT");
     replier.wait_success(deadline);
 }
+
+#[test]
+fn pub_denied_by_permissions_exits_1() {
+    cli();
+    let server = NatsServer::with_config(
+        r#"authorization { users = [ { user: a, password: b, permissions: { publish: { deny: ["cli.secret"] } } } ] }"#,
+    );
+    let url = server.client_url();
+    run_ok(&[
+        "-s",
+        &url,
+        "--user",
+        "a",
+        "--password",
+        "b",
+        "pub",
+        "cli.open",
+        "x",
+    ]);
+    let out = run(&[
+        "-s",
+        &url,
+        "--user",
+        "a",
+        "--password",
+        "b",
+        "pub",
+        "cli.secret",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
+    assert!(stderr.contains("cli.secret"), "stderr: {stderr:?}");
+    let out = run(&[
+        "-s",
+        &url,
+        "--user",
+        "a",
+        "--password",
+        "wrong",
+        "pub",
+        "cli.open",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
