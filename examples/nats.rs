@@ -964,13 +964,18 @@ async fn bench(global: &Global, client: &Client, a: BenchArgs) -> Result<(), Err
     Ok(())
 }
 
+/// `--trace`: the library's protocol trace (target `nats_actix::trace`,
+/// which redacts passwords, tokens and seeds itself) on stderr.
 fn init_trace() {
-    use tracing_subscriber::filter::LevelFilter;
-    use tracing_subscriber::fmt;
-    fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(LevelFilter::DEBUG)
-        .with_ansi(false)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(Targets::new().with_target("nats_actix::trace", LevelFilter::DEBUG)),
+        )
         .init();
 }
 

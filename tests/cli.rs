@@ -559,3 +559,33 @@ fn pub_denied_by_permissions_exits_1() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn trace_goes_to_stderr_without_secrets() {
+    cli();
+    let server = NatsServer::with_config(
+        r#"authorization { users = [ { user: tracer, password: "s3cret-pw" } ] }"#,
+    );
+    let url = server.client_url();
+    let out = run_ok(&[
+        "--trace",
+        "-s",
+        &url,
+        "--user",
+        "tracer",
+        "--password",
+        "s3cret-pw",
+        "--json",
+        "pub",
+        "cli.trace",
+        "x",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CONNECT"), "stderr: {stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
