@@ -44,6 +44,8 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
+/// How long a drain (SIGINT, SIGTERM) waits for the server's confirmation.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------------------
 // arguments
@@ -600,12 +602,20 @@ async fn connect(global: &Global, printer: Option<&Addr<EventPrinter>>) -> Resul
 async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
     // receiving commands drain on SIGINT/SIGTERM; the others keep the
     // default action (exit at once)
-    let shutdown = match cmd {
+    let mut shutdown = match cmd {
         Cmd::Sub(_) | Cmd::Reply(_) => Some(Shutdown::new()?),
         _ => None,
     };
     let printer = global.events.then(|| EventPrinter.start());
-    let client = connect(global, printer.as_ref()).await?;
+    let connecting = connect(global, printer.as_ref());
+    let client = match shutdown.as_mut() {
+        Some(s) => tokio::select! {
+            c = connecting => c?,
+            // nothing received yet, so nothing to drain
+            () = s.recv() => return Ok(()),
+        },
+        None => connecting.await?,
+    };
     let result = run_with(global, &client, cmd, shutdown).await;
     // flush what is still buffered (replies sent with `respond`) and close
     let _ = client.flush().await;
@@ -796,10 +806,24 @@ async fn receive(
                     m = sub.next_msg() => m,
                     () = s.recv() => {
                         draining = true;
-                        if let Err(e) = sub.drain().await {
+                        match tokio::time::timeout(DRAIN_TIMEOUT, sub.drain()).await {
+                            // the stream ends after what the server sent
+                            Ok(Ok(())) => {}
                             // already ended: what is queued still arrives
-                            if e.kind() != ErrorKind::Closed {
-                                return Err(e);
+                            Ok(Err(e)) if e.kind() == ErrorKind::Closed => {}
+                            // no confirmation (disconnected, ...): handle
+                            // what was received, take nothing more
+                            Ok(Err(_)) | Err(_) => {
+                                while let Ok(Some(m)) =
+                                    tokio::time::timeout(Duration::ZERO, sub.next_msg()).await
+                                {
+                                    n += 1;
+                                    handle(n, m)?;
+                                    if count.is_some_and(|c| n >= c) {
+                                        break;
+                                    }
+                                }
+                                return Ok(());
                             }
                         }
                         continue;

@@ -332,11 +332,37 @@ fn max_reconnects_accepts_minus_one() {
 
 #[test]
 fn runtime_errors_exit_1() {
+    cli();
+    // a first connect that fails on every server exits 1 at once
     let url = format!("nats://127.0.0.1:{}", support::free_port());
-    let out = run(&["-s", &url, "--no-reconnect", "pub", "cli.x", "y"]);
+    let other = format!("nats://127.0.0.1:{}", support::free_port());
+    let servers = format!("{url},{other}");
+    let start = Instant::now();
+    let out = run(&[
+        "-s",
+        &servers,
+        "sub",
+        "cli.x",
+        "--connect-timeout-ms",
+        "2000",
+    ]);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
+
+    // an option the library rejects
+    let out = run(&["-s", &url, "--connect-timeout-ms", "0", "pub", "cli.x", "y"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: invalid argument"),
+        "stderr: {stderr:?}"
+    );
 }
 
 #[test]
