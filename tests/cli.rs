@@ -409,6 +409,41 @@ fn sub_fails_when_the_connection_is_lost_before_count() {
 }
 
 #[test]
+fn reply_fails_when_the_connection_is_lost() {
+    let (mut server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut replier = Running::spawn(&[
+        "--json",
+        "--no-reconnect",
+        "--events",
+        "-s",
+        &url,
+        "reply",
+        "cli.rloss",
+        "pong",
+    ]);
+    replier.wait_ready(deadline);
+    server.stop();
+    let status = replier.wait_exit(deadline);
+    assert!(!status.success(), "a loss must not exit 0: {status}");
+    let err: Vec<String> = (0..4).map(|_| replier.err_line(deadline)).collect();
+    let events: Vec<Value> = err[..3]
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("an event line"))
+        .collect();
+    assert_eq!(events[0]["event"], "connected");
+    assert_eq!(events[1]["event"], "disconnected");
+    assert_eq!(events[1]["server"], url.as_str());
+    assert_eq!(events[2]["event"], "closed");
+    assert!(events[2]["reason"].is_string(), "{}", events[2]);
+    assert!(
+        err[3].starts_with("error: "),
+        "the reason on stderr: {:?}",
+        err[3]
+    );
+}
+
+#[test]
 fn pub_count_fills_the_count_template() {
     let (_server, url) = setup();
     let deadline = Instant::now() + TIMEOUT;
