@@ -50,10 +50,28 @@ fn cli() -> PathBuf {
     .clone()
 }
 
-/// A running CLI process whose stdout lines arrive on a channel.
+/// Sends every line of `r` to a channel, which closes at the end of `r`.
+fn line_channel(r: impl std::io::Read + Send + 'static, echo: bool) -> Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if echo {
+                eprintln!("[cli stderr] {line}");
+            }
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
+/// A running CLI process whose stdout and stderr lines arrive on channels.
 struct Running {
     child: Child,
     lines: Receiver<String>,
+    err_lines: Receiver<String>,
 }
 
 impl Running {
@@ -62,20 +80,58 @@ impl Running {
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the nats example");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
+        let lines = line_channel(child.stdout.take().unwrap(), false);
+        let err_lines = line_channel(child.stderr.take().unwrap(), true);
+        Running {
+            child,
+            lines,
+            err_lines,
+        }
+    }
+
+    /// The next stderr line, failing the test at the deadline.
+    fn err_line(&self, deadline: Instant) -> String {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.err_lines
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("no stderr line before the deadline: {e}"))
+    }
+
+    /// Every stdout line left, once the process has closed its stdout.
+    fn rest(&self, deadline: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => out.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
+                Err(e) => panic!("stdout not closed before the deadline: {e}"),
             }
-        });
-        Running { child, lines }
+        }
+    }
+
+    /// Sends a signal (`kill -<sig> <pid>`).
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Waits for the process to exit, returning its status.
+    fn wait_exit(&mut self, deadline: Instant) -> std::process::ExitStatus {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not exit in time");
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The next stdout line, failing the test at the deadline.
@@ -98,14 +154,8 @@ impl Running {
 
     /// Waits for the process to exit successfully.
     fn wait_success(&mut self, deadline: Instant) {
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "process did not exit in time");
-            thread::sleep(Duration::from_millis(20));
-        }
+        let status = self.wait_exit(deadline);
+        assert!(status.success(), "exited with {status}");
     }
 }
 
@@ -239,4 +289,364 @@ fn bench_pub_reports_a_rate() {
     assert!(v["msgs_per_s"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["mb_per_s"].as_f64().is_some(), "{v}");
     assert!(v.get("p50_us").is_none(), "no latencies for pub: {v}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    cli();
+    for args in [
+        &["pub"][..],
+        &["nope"],
+        &["sub", "x", "--count", "many"],
+        &["pub", "x", "y", "--bogus"],
+        &["pub", "x", "y", "--js-domain", "a", "--js-api-prefix", "b"],
+        &["bench", "sideways", "--size", "1", "--count", "1"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "`nats {}`", args.join(" "));
+        assert!(!out.stderr.is_empty(), "`nats {}` says why", args.join(" "));
+    }
+}
+
+#[test]
+fn max_reconnects_accepts_minus_one() {
+    let (_server, url) = setup();
+    run_ok(&["--max-reconnects", "-1", "-s", &url, "pub", "cli.neg", "x"]);
+    run_ok(&["-s", &url, "pub", "cli.neg", "x", "--max-reconnects", "-1"]);
+    run_ok(&[
+        "-s",
+        &url,
+        "--reconnect-wait-ms",
+        "100",
+        "--connect-timeout-ms",
+        "2000",
+        "--name",
+        "cli-test",
+        "--wait-on-first-connect",
+        "pub",
+        "cli.neg",
+        "x",
+        "--no-reconnect",
+    ]);
+}
+
+#[test]
+fn runtime_errors_exit_1() {
+    cli();
+    // a first connect that fails on every server exits 1 at once
+    let url = format!("nats://127.0.0.1:{}", support::free_port());
+    let other = format!("nats://127.0.0.1:{}", support::free_port());
+    let servers = format!("{url},{other}");
+    let start = Instant::now();
+    let out = run(&[
+        "-s",
+        &servers,
+        "sub",
+        "cli.x",
+        "--connect-timeout-ms",
+        "2000",
+    ]);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
+
+    // an option the library rejects
+    let out = run(&["-s", &url, "--connect-timeout-ms", "0", "pub", "cli.x", "y"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: invalid argument"),
+        "stderr: {stderr:?}"
+    );
+}
+
+#[test]
+fn events_go_to_stderr_and_stdout_has_only_messages() {
+    let (_server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sub = Running::spawn(&[
+        "--events", "--json", "-s", &url, "sub", "cli.ev", "--count", "1",
+    ]);
+    let ev: Value = serde_json::from_str(&sub.err_line(deadline)).expect("an event line");
+    assert_eq!(ev, serde_json::json!({"event": "connected", "server": url}));
+    sub.wait_ready(deadline);
+    run_ok(&["-s", &url, "pub", "cli.ev", "hello"]);
+    let m = sub.json_line(deadline);
+    assert_eq!(m["payload"], "hello");
+    sub.wait_success(deadline);
+    assert!(sub.rest(deadline).is_empty(), "stdout has only messages");
+    let closed: Value = serde_json::from_str(&sub.err_line(deadline)).expect("an event line");
+    assert_eq!(closed["event"], "closed", "{closed}");
+}
+
+#[test]
+fn sub_fails_when_the_connection_is_lost_before_count() {
+    let (mut server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sub = Running::spawn(&[
+        "--json",
+        "--no-reconnect",
+        "-s",
+        &url,
+        "sub",
+        "cli.loss",
+        "--count",
+        "3",
+    ]);
+    sub.wait_ready(deadline);
+    run_ok(&["-s", &url, "pub", "cli.loss", "one"]);
+    assert_eq!(sub.json_line(deadline)["payload"], "one");
+    server.stop();
+    let status = sub.wait_exit(deadline);
+    assert!(!status.success(), "a loss must not exit 0: {status}");
+    let err = sub.err_line(deadline);
+    assert!(err.starts_with("error: "), "the reason on stderr: {err:?}");
+}
+
+#[test]
+fn reply_fails_when_the_connection_is_lost() {
+    let (mut server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut replier = Running::spawn(&[
+        "--json",
+        "--no-reconnect",
+        "--events",
+        "-s",
+        &url,
+        "reply",
+        "cli.rloss",
+        "pong",
+    ]);
+    replier.wait_ready(deadline);
+    server.stop();
+    let status = replier.wait_exit(deadline);
+    assert!(!status.success(), "a loss must not exit 0: {status}");
+    let err: Vec<String> = (0..4).map(|_| replier.err_line(deadline)).collect();
+    let events: Vec<Value> = err[..3]
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("an event line"))
+        .collect();
+    assert_eq!(events[0]["event"], "connected");
+    assert_eq!(events[1]["event"], "disconnected");
+    assert_eq!(events[1]["server"], url.as_str());
+    assert_eq!(events[2]["event"], "closed");
+    assert!(events[2]["reason"].is_string(), "{}", events[2]);
+    assert!(
+        err[3].starts_with("error: "),
+        "the reason on stderr: {:?}",
+        err[3]
+    );
+}
+
+#[test]
+fn pub_count_fills_the_count_template() {
+    let (_server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sub = Running::spawn(&["--json", "-s", &url, "sub", "cli.tpl", "--count", "3"]);
+    sub.wait_ready(deadline);
+    run_ok(&[
+        "-s",
+        &url,
+        "pub",
+        "cli.tpl",
+        "{{Count}}",
+        "--count",
+        "3",
+        "--interval-ms",
+        "10",
+    ]);
+    let payloads: Vec<Value> = (0..3)
+        .map(|_| sub.json_line(deadline)["payload"].clone())
+        .collect();
+    assert_eq!(payloads, ["1", "2", "3"]);
+    sub.wait_success(deadline);
+}
+
+/// The keys of a JSON object line, in the order they are written.
+fn keys_in_order(line: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(line).expect("JSON");
+    let mut keys: Vec<(usize, String)> = v
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(|k| {
+            let pos = line.find(&format!("\"{k}\":")).expect("key in the line");
+            (pos, k.clone())
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, k)| k).collect()
+}
+
+#[test]
+fn bench_output_shape_and_subjects() {
+    let (_server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+
+    // default subject bench.<mode>
+    let mut sub = Running::spawn(&["--json", "-s", &url, "sub", "bench.pub", "--count", "1"]);
+    sub.wait_ready(deadline);
+    run_ok(&["-s", &url, "bench", "pub", "--size", "8", "--count", "10"]);
+    assert_eq!(sub.json_line(deadline)["subject"], "bench.pub");
+    sub.wait_success(deadline);
+
+    // --subject names one
+    let mut sub = Running::spawn(&["--json", "-s", &url, "sub", "cli.b", "--count", "1"]);
+    sub.wait_ready(deadline);
+    let out = run_ok(&[
+        "-s",
+        &url,
+        "bench",
+        "pubsub",
+        "--size",
+        "8",
+        "--count",
+        "100",
+        "--subject",
+        "cli.b",
+    ]);
+    assert_eq!(sub.json_line(deadline)["subject"], "cli.b");
+    sub.wait_success(deadline);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().expect("a result line");
+    assert_eq!(
+        keys_in_order(line),
+        ["mode", "size", "count", "msgs_per_s", "mb_per_s"]
+    );
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["mode"], "pubsub");
+    assert_eq!(v["count"], 100);
+
+    let out = run_ok(&[
+        "--json", "-s", &url, "bench", "req", "--size", "32", "--count", "50",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().expect("a result line");
+    assert_eq!(
+        keys_in_order(line),
+        [
+            "mode",
+            "size",
+            "count",
+            "msgs_per_s",
+            "mb_per_s",
+            "p50_us",
+            "p90_us",
+            "p99_us"
+        ]
+    );
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["mode"], "req");
+    assert_eq!(v["size"], 32);
+    let (p50, p99) = (v["p50_us"].as_f64().unwrap(), v["p99_us"].as_f64().unwrap());
+    assert!(p50 > 0.0 && p50 <= p99, "{v}");
+}
+
+#[test]
+fn sigterm_drains_sub_and_exits_0() {
+    let (_server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sub = Running::spawn(&["--json", "-s", &url, "sub", "cli.term", "--count", "10"]);
+    sub.wait_ready(deadline);
+    run_ok(&["-s", &url, "pub", "cli.term", "{{Count}}", "--count", "2"]);
+    assert_eq!(sub.json_line(deadline)["payload"], "1");
+    assert_eq!(sub.json_line(deadline)["payload"], "2");
+    sub.signal("TERM");
+    sub.wait_success(deadline);
+    assert!(sub.rest(deadline).is_empty());
+}
+
+#[test]
+fn sigint_drains_reply_and_exits_0() {
+    let (_server, url) = setup();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut replier = Running::spawn(&["--json", "-s", &url, "reply", "cli.int", "pong"]);
+    replier.wait_ready(deadline);
+    let out = run_ok(&["-s", &url, "req", "cli.int", "ping"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pong");
+    assert_eq!(replier.json_line(deadline)["payload"], "ping");
+    replier.signal("INT");
+    replier.wait_success(deadline);
+}
+
+#[test]
+fn pub_denied_by_permissions_exits_1() {
+    cli();
+    let server = NatsServer::with_config(
+        r#"authorization { users = [ { user: a, password: b, permissions: { publish: { deny: ["cli.secret"] } } } ] }"#,
+    );
+    let url = server.client_url();
+    run_ok(&[
+        "-s",
+        &url,
+        "--user",
+        "a",
+        "--password",
+        "b",
+        "pub",
+        "cli.open",
+        "x",
+    ]);
+    let out = run(&[
+        "-s",
+        &url,
+        "--user",
+        "a",
+        "--password",
+        "b",
+        "pub",
+        "cli.secret",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: "), "stderr: {stderr:?}");
+    assert!(stderr.contains("cli.secret"), "stderr: {stderr:?}");
+    let out = run(&[
+        "-s",
+        &url,
+        "--user",
+        "a",
+        "--password",
+        "wrong",
+        "pub",
+        "cli.open",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn trace_goes_to_stderr_without_secrets() {
+    cli();
+    let server = NatsServer::with_config(
+        r#"authorization { users = [ { user: tracer, password: "s3cret-pw" } ] }"#,
+    );
+    let url = server.client_url();
+    let out = run_ok(&[
+        "--trace",
+        "-s",
+        &url,
+        "--user",
+        "tracer",
+        "--password",
+        "s3cret-pw",
+        "--json",
+        "pub",
+        "cli.trace",
+        "x",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CONNECT"), "stderr: {stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
