@@ -24,7 +24,7 @@ use crate::options::ConnectOptions;
 use crate::proto::ServerInfo;
 use crate::stats::{Statistics, StatsCounters};
 use crate::subject::validate_publish;
-use crate::supervisor::{AddRecipient, OpenStream, Start, Supervisor, WaitClosed, connect_pool};
+use crate::supervisor::{AddRecipient, ConnectFirst, OpenStream, Start, Supervisor, WaitClosed};
 use crate::{Error, ErrorKind, Msg, Subject};
 
 struct Inner {
@@ -35,6 +35,16 @@ struct Inner {
     mux_addr: Addr<RequestMux>,
     opts: Arc<ConnectOptions>,
     stats: Arc<StatsCounters>,
+}
+
+/// Dropping the last [`Client`] clone closes the connection (buffered
+/// writes get up to a second) and stops its actors: a client nobody holds
+/// never leaks a socket or a reconnect loop. Keep a `Client` alive as long
+/// as you use [`Client::connection`]'s address.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.conn.do_send(Close);
+    }
 }
 
 /// A handle to a NATS connection: `Clone + Send + Sync`, each method a
@@ -95,12 +105,12 @@ impl Client {
             ));
         }
         let opts = Arc::new(opts);
-        let transport = connect_pool(&opts.servers_or_default(), &opts).await?;
         let stats = Arc::new(StatsCounters::default());
         let sup = Supervisor::new(opts.clone(), stats.clone()).start();
         let events = crate::supervisor::EventBus(sup.clone().recipient());
         let writer = Arc::new(crate::writer::Writer::new(
             opts.write_buffer_limit,
+            opts.reconnect_buffer_size,
             opts.debug,
             stats.clone(),
         ));
@@ -111,10 +121,13 @@ impl Client {
         sup.send(Start {
             conn: conn.clone(),
             mux: mux.clone(),
-            transport,
         })
         .await
         .map_err(mailbox)?;
+        // The Supervisor owns connecting: the first connect is its loop's
+        // first pass (and, with `wait_on_first_connect`, the reconnects
+        // that follow).
+        sup.send(ConnectFirst).await.map_err(mailbox)??;
         Ok(Client {
             inner: Arc::new(Inner {
                 writer,
@@ -626,6 +639,70 @@ impl Client {
                 lagged: Arc::new(AtomicU64::new(0)),
             },
         }
+    }
+
+    /// Where the connection stands: `Connected`, `Reconnecting` (publishes
+    /// go to the reconnect buffer), `Draining`, `Closed`. The same state
+    /// the status events announce, read without a message.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_actix::Client) {
+    /// use nats_actix::ConnectionState;
+    /// if client.connection_state() == ConnectionState::Reconnecting {
+    ///     eprintln!("publishes are buffered until the client reconnects");
+    /// }
+    /// # }
+    /// ```
+    pub fn connection_state(&self) -> crate::ConnectionState {
+        self.inner.writer.state()
+    }
+
+    /// Drops the current transport and reconnects at once, to the next
+    /// server of the pool (the current one goes to the back). Buffered
+    /// publishes and subscriptions carry over as for any reconnect.
+    ///
+    /// # Errors
+    ///
+    /// `Closed` when the client is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_actix::Client) -> nats_actix::Result<()> {
+    /// client.force_reconnect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn force_reconnect(&self) -> Result<(), Error> {
+        if self.connection_state() == crate::ConnectionState::Closed {
+            return Err(Error::new(ErrorKind::Closed));
+        }
+        self.inner
+            .conn
+            .send(crate::connection::ForceReconnect)
+            .await
+            .map_err(mailbox)
+    }
+
+    /// The server pool (URLs without credentials), current server first:
+    /// the servers given, plus those learned from the cluster.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_actix::Client) {
+    /// for url in client.servers().await {
+    ///     println!("{url}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn servers(&self) -> Vec<String> {
+        self.inner
+            .sup
+            .send(crate::supervisor::GetServers)
+            .await
+            .unwrap_or_default()
     }
 
     /// Requests waiting for a reply in the muxer (0 when none leaked).

@@ -9,8 +9,6 @@
 //! `ping_interval`, and declares the link stale after `max_ping_out`
 //! unanswered. It decides no policy: on loss it tells the Supervisor.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -29,78 +27,14 @@ use crate::messages::{
 };
 use crate::options::{ConnectOptions, ServerAddr};
 use crate::proto::{ClientOp, Parser, ServerErrorKind, ServerInfo, ServerOp};
+use crate::session::{PongWaiter, Session, SubEntry};
 use crate::stats::StatsCounters;
 use crate::subject::{validate_queue, validate_subscribe};
 use crate::subscription::{End, PendingToken, SubShared, Subscription, SubscriptionInit};
 use crate::supervisor::{ConnectionLost, EventBus, Supervisor};
 use crate::transport::{BoxRead, BoxWrite, Transport};
-use crate::writer::{self, Writer};
+use crate::writer::{State, Writer};
 use crate::{Error, ErrorKind, Msg, Subject};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// No transport yet (or between transports).
-    Disconnected,
-    Connected,
-    Draining,
-    Closed,
-}
-
-enum PongWaiter {
-    /// Our keepalive PING.
-    Keepalive,
-    Flush(oneshot::Sender<Result<(), Error>>),
-    Rtt(Instant, oneshot::Sender<Result<Duration, Error>>),
-    DrainSub(u64, oneshot::Sender<Result<(), Error>>),
-    DrainAll,
-}
-
-impl PongWaiter {
-    fn fail(self, err: &Error) {
-        match self {
-            PongWaiter::Flush(tx) | PongWaiter::DrainSub(_, tx) => {
-                let _ = tx.send(Err(err.clone()));
-            }
-            PongWaiter::Rtt(_, tx) => {
-                let _ = tx.send(Err(err.clone()));
-            }
-            PongWaiter::Keepalive | PongWaiter::DrainAll => {}
-        }
-    }
-}
-
-/// Subscription ids are small sequential integers: hash them as is.
-#[derive(Default)]
-struct SidHasher(u64);
-
-impl Hasher for SidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type SidMap<V> = HashMap<u64, V, BuildHasherDefault<SidHasher>>;
-
-/// A live subscription as the Connection routes it.
-struct SubEntry {
-    subject: Subject,
-    queue: Option<Subject>,
-    max: Option<u64>,
-    delivered: u64,
-    addr: Addr<Subscription>,
-    delivery: Delivery,
-    shared: Arc<SubShared>,
-    limit_msgs: u64,
-    limit_bytes: u64,
-}
 
 /// The Connection actor. Send it [`Publish`], [`Subscribe`], [`Flush`],
 /// [`Drain`], [`Close`], [`GetStats`], [`GetRtt`] and [`GetServerInfo`];
@@ -111,25 +45,20 @@ pub struct Connection {
     supervisor: Option<Addr<Supervisor>>,
     stats: Arc<StatsCounters>,
     writer: Arc<Writer>,
-    state: State,
     me: Option<Addr<Connection>>,
     generation: u64,
     read_handle: Option<SpawnHandle>,
     write_handle: Option<SpawnHandle>,
-    info: Option<ServerInfo>,
     server: Option<ServerAddr>,
-    pongs: VecDeque<PongWaiter>,
-    pings_out: usize,
-    subs: SidMap<SubEntry>,
-    next_sid: u64,
+    session: Session,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("state", &self.state)
+            .field("state", &self.writer.state())
             .field("server", &self.server.as_ref().map(ToString::to_string))
-            .field("subs", &self.subs.len())
+            .field("subs", &self.session.subs.len())
             .field("buffered", &self.writer.buffered())
             .finish()
     }
@@ -148,17 +77,12 @@ impl Connection {
             supervisor: None,
             stats,
             writer,
-            state: State::Disconnected,
             me: None,
             generation: 0,
             read_handle: None,
             write_handle: None,
-            info: None,
             server: None,
-            pongs: VecDeque::new(),
-            pings_out: 0,
-            subs: SidMap::default(),
-            next_sid: 1,
+            session: Session::default(),
         }
     }
 
@@ -166,9 +90,23 @@ impl Connection {
         self.write_handle.is_some()
     }
 
+    /// The one state, kept by the shared writer (publishers check it
+    /// without a message).
+    fn state(&self) -> State {
+        self.writer.state()
+    }
+
     fn ping(&mut self, waiter: PongWaiter) -> Result<(), Error> {
-        let err = match self.state {
+        let err = match self.state() {
             State::Closed => Some(Error::new(ErrorKind::Closed)),
+            // A flush made while reconnecting waits for the new transport:
+            // its PING goes out after the replay and the buffered
+            // publishes, so its PONG says the server has them.
+            State::Reconnecting | State::Draining
+                if !self.connected() && matches!(waiter, PongWaiter::Flush(_)) =>
+            {
+                None
+            }
             _ if !self.connected() => Some(Error::new(ErrorKind::NotConnected)),
             _ => None,
         };
@@ -176,13 +114,15 @@ impl Connection {
             waiter.fail(&err);
             return Err(err);
         }
-        self.pongs.push_back(waiter);
-        self.writer.op(&ClientOp::Ping);
+        self.session.pongs.push_back(waiter);
+        if self.connected() {
+            self.writer.op(&ClientOp::Ping);
+        }
         Ok(())
     }
 
     fn check_open(&self) -> Result<(), Error> {
-        match self.state {
+        match self.state() {
             State::Closed => Err(Error::new(ErrorKind::Closed)),
             State::Draining => Err(Error::with_source(
                 ErrorKind::Closed,
@@ -197,29 +137,24 @@ impl Connection {
         self.generation += 1;
         let generation = self.generation;
         self.writer.set_server_info(&t.info);
-        self.info = Some(t.info);
+        self.session.info = Some(t.info);
         self.server = Some(t.server);
-        self.pings_out = 0;
-        // Replay subscriptions, with what remains of their max, ahead of
-        // anything buffered.
+        self.session.pings_out = 0;
+        let draining = self.state() == State::Draining;
+        // Replay the subscriptions, with what remains of their max, ahead
+        // of anything buffered while disconnected. A drain asked for while
+        // disconnected wants no new messages: nothing to replay.
         let mut replay = BytesMut::new();
-        for (sid, s) in &self.subs {
-            let _ = ClientOp::Subscribe {
-                sid: *sid,
-                subject: s.subject.clone(),
-                queue_group: s.queue.clone(),
-            }
-            .encode(&mut replay);
-            if let Some(max) = s.max {
-                let _ = ClientOp::Unsubscribe {
-                    sid: *sid,
-                    max: Some(max.saturating_sub(s.delivered)),
-                }
-                .encode(&mut replay);
-            }
+        if !draining {
+            self.session.replay(&mut replay);
         }
         if !replay.is_empty() {
             self.writer.prepend(replay);
+        }
+        // Flushes made while disconnected: their PINGs follow the buffered
+        // publishes.
+        for _ in 0..self.session.pongs.len() {
+            self.writer.op(&ClientOp::Ping);
         }
         self.read_handle = Some(ctx.spawn(ReadLoop {
             io: t.read,
@@ -237,10 +172,12 @@ impl Connection {
             idx: 0,
             generation,
         }));
-        if self.state == State::Disconnected {
-            self.state = State::Connected;
+        if draining {
+            self.session.pongs.push_back(PongWaiter::DrainAll);
+            self.writer.op(&ClientOp::Ping);
+        } else {
+            self.writer.set_state(State::Connected);
         }
-        self.writer.set_state(writer::CONNECTED);
     }
 
     fn detach(&mut self, ctx: &mut Context<Self>) {
@@ -250,27 +187,33 @@ impl Connection {
         if let Some(h) = self.write_handle.take() {
             ctx.cancel_future(h);
         }
-        let err = Error::new(ErrorKind::Disconnected);
-        for w in self.pongs.drain(..) {
-            w.fail(&err);
-        }
     }
 
-    /// The transport failed: tell the Supervisor, which decides.
+    /// The transport failed: keep what survives it and tell the
+    /// Supervisor, which decides (reconnect, or close).
     fn lost(&mut self, reason: Error, ctx: &mut Context<Self>) {
+        self.lost_with(Some(reason), ctx);
+    }
+
+    /// [`Connection::lost`]; `None` for a loss the client asked for
+    /// (`force_reconnect`).
+    fn lost_with(&mut self, reason: Option<Error>, ctx: &mut Context<Self>) {
         if !self.connected() && self.read_handle.is_none() {
             return;
         }
-        tracing::debug!(error = %reason, "connection lost");
+        if let Some(r) = &reason {
+            tracing::debug!(error = %r, "connection lost");
+        }
         self.generation += 1;
         self.detach(ctx);
-        if self.state != State::Closed {
-            self.writer.set_state(writer::DISCONNECTED);
+        let err = Error::new(ErrorKind::Disconnected);
+        self.session.transport_lost(&err);
+        if self.state() == State::Connected {
+            self.writer.set_state(State::Reconnecting);
         }
-        // Bytes not yet written are lost with the socket (at-most-once).
-        self.writer.clear();
-        if self.state == State::Connected {
-            self.state = State::Disconnected;
+        let kept = self.writer.transport_lost();
+        if kept > 0 {
+            tracing::debug!(kept, "unwritten publishes kept for the next transport");
         }
         if let Some(sup) = &self.supervisor {
             sup.do_send(ConnectionLost {
@@ -279,21 +222,22 @@ impl Connection {
                     .as_ref()
                     .map(ToString::to_string)
                     .unwrap_or_default(),
-                reason: Some(reason),
+                reason,
             });
         }
     }
 
     fn shutdown(&mut self, reason: Option<Error>, ctx: &mut Context<Self>) {
-        if self.state == State::Closed {
+        if self.state() == State::Closed {
             return;
         }
-        self.state = State::Closed;
-        self.writer.set_state(writer::CLOSED);
+        self.writer.set_state(State::Closed);
         self.generation += 1;
         self.detach(ctx);
+        let err = Error::new(ErrorKind::Closed);
+        self.session.fail_pongs(&err);
         self.writer.clear();
-        for (_, s) in self.subs.drain() {
+        for (_, s) in self.session.subs.drain() {
             s.addr.do_send(End(None));
         }
         if let Some(sup) = &self.supervisor {
@@ -305,7 +249,7 @@ impl Connection {
     /// Ends a subscription from the connection's side: forget it (which
     /// ends its stream), optionally UNSUB, and tell its actor.
     fn end_sub(&mut self, sid: u64, unsub: bool, reason: Option<Error>) {
-        if let Some(s) = self.subs.remove(&sid) {
+        if let Some(s) = self.session.subs.remove(&sid) {
             if unsub && self.connected() {
                 self.writer.op(&ClientOp::Unsubscribe { sid, max: None });
             }
@@ -323,7 +267,7 @@ impl Connection {
         headers: Option<crate::HeaderMap>,
         payload: Bytes,
     ) {
-        let Some(e) = self.subs.get_mut(&sid) else {
+        let Some(e) = self.session.subs.get_mut(&sid) else {
             return;
         };
         let bytes = payload.len() as u64;
@@ -398,8 +342,8 @@ impl Connection {
                 if self.opts.debug {
                     tracing::debug!(target: "nats_actix::trace", "<<- PONG");
                 }
-                self.pings_out = 0;
-                match self.pongs.pop_front() {
+                self.session.pings_out = 0;
+                match self.session.pongs.pop_front() {
                     Some(PongWaiter::Flush(tx)) => {
                         let _ = tx.send(Ok(()));
                     }
@@ -409,16 +353,10 @@ impl Connection {
                     Some(PongWaiter::DrainSub(sid, tx)) => {
                         // Every message for it has been routed; forgetting
                         // it ends its stream, and its actor stops itself.
-                        self.subs.remove(&sid);
+                        self.session.subs.remove(&sid);
                         let _ = tx.send(Ok(()));
                     }
-                    Some(PongWaiter::DrainAll) => {
-                        let sids: Vec<u64> = self.subs.keys().copied().collect();
-                        for sid in sids {
-                            self.end_sub(sid, false, None);
-                        }
-                        self.close_gracefully(None, ctx);
-                    }
+                    Some(PongWaiter::DrainAll) => self.finish_drain(ctx),
                     Some(PongWaiter::Keepalive) | None => {}
                 }
             }
@@ -448,14 +386,7 @@ impl Connection {
                     ServerErrorKind::SubscriptionPermissionViolation => {
                         let subject = e.subject().unwrap_or_default().to_string();
                         let queue = e.queue().map(str::to_string);
-                        let sid = self
-                            .subs
-                            .iter()
-                            .find(|(_, s)| {
-                                s.subject.as_str() == subject
-                                    && s.queue.as_ref().map(|q| q.as_str().to_string()) == queue
-                            })
-                            .map(|(sid, _)| *sid);
+                        let sid = self.session.find(&subject, queue.as_deref());
                         match sid {
                             Some(sid) => self.end_sub(sid, false, Some(e.into())),
                             None => self.events.emit(Event::Error(e.into())),
@@ -480,43 +411,91 @@ impl Connection {
         if self.opts.debug {
             tracing::debug!(target: "nats_actix::trace", "<<- INFO {:?}", info);
         }
-        let old = self.info.take().unwrap_or_default();
-        if !self.opts.ignore_cluster_updates && old.connect_urls != info.connect_urls {
-            let added: Vec<String> = info
-                .connect_urls
-                .iter()
-                .filter(|u| !old.connect_urls.contains(u))
-                .cloned()
-                .collect();
-            let deleted: Vec<String> = old
-                .connect_urls
-                .iter()
-                .filter(|u| !info.connect_urls.contains(u))
-                .cloned()
-                .collect();
-            if let Some(sup) = &self.supervisor {
-                sup.do_send(crate::supervisor::ServersUpdate {
-                    urls: info.connect_urls.clone(),
-                });
-            }
-            self.events.emit(Event::ServersChanged { added, deleted });
-        }
-        if info.lame_duck_mode && !old.lame_duck_mode {
-            self.events.emit(Event::LameDuckMode {
-                server: self
-                    .server
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+        let old_ldm = self.session.info.as_ref().is_some_and(|i| i.lame_duck_mode);
+        if let Some(sup) = &self.supervisor {
+            // The Supervisor owns the pool: it applies `connect_urls` and
+            // reports what changed.
+            sup.do_send(crate::supervisor::ServersUpdate {
+                urls: info.connect_urls.clone(),
             });
+            if info.lame_duck_mode && !old_ldm {
+                sup.do_send(crate::supervisor::LameDuck);
+            }
         }
         self.writer.set_server_info(&info);
-        self.info = Some(info);
+        self.session.info = Some(info);
+    }
+
+    /// The drain's PONG came: the server sends nothing more for any
+    /// subscription. Waits until every message already delivered has been
+    /// handled (dropped by its handler or stream reader), bounded by
+    /// `drain_timeout`; then ends the subscriptions, makes a flush round
+    /// trip so that the replies sent while handling are on the server, and
+    /// closes. Past the timeout, the close carries a `TimedOut` reason.
+    fn finish_drain(&mut self, ctx: &mut Context<Self>) {
+        let pending: Vec<Arc<SubShared>> = self
+            .session
+            .subs
+            .values()
+            .filter(|s| !matches!(s.delivery, Delivery::Func(_)))
+            .map(|s| s.shared.clone())
+            .collect();
+        let timeout = self.opts.drain_timeout;
+        ctx.spawn(
+            async move {
+                let start = tokio::time::Instant::now();
+                loop {
+                    let left: u64 = pending.iter().map(|s| s.pending()).sum();
+                    if left == 0 {
+                        return None;
+                    }
+                    if start.elapsed() >= timeout {
+                        return Some(Error::with_source(
+                            ErrorKind::TimedOut,
+                            format!(
+                                "drain timed out after {timeout:?} with {left} messages not yet handled"
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(DRAIN_POLL).await;
+                }
+            }
+            .into_actor(self)
+            .map(|reason, act: &mut Connection, _| {
+                // Through the mailbox: replies queued there while the
+                // messages were handled are written first.
+                if let Some(me) = &act.me {
+                    me.do_send(DrainDone(reason));
+                }
+            }),
+        );
+    }
+
+    /// The second half of a drain: every delivered message was handled.
+    fn drain_done(&mut self, reason: Option<Error>, ctx: &mut Context<Self>) {
+        ctx.spawn(fut::ready(reason).then(|reason, act: &mut Connection, _| {
+            let mut sids: Vec<u64> = act.session.subs.keys().copied().collect();
+            sids.sort_unstable();
+            for sid in sids {
+                act.end_sub(sid, false, None);
+            }
+            let (tx, rx) = oneshot::channel();
+            let flushed = act.ping(PongWaiter::Flush(tx)).is_ok();
+            let wait = act.opts.connection_timeout;
+            async move {
+                if flushed {
+                    let _ = tokio::time::timeout(wait, rx).await;
+                }
+                reason
+            }
+            .into_actor(act)
+            .map(|reason, act: &mut Connection, ctx| act.shutdown(reason, ctx))
+        }));
     }
 
     /// Closes once everything buffered is written (at most a second).
     fn close_gracefully(&mut self, reason: Option<Error>, ctx: &mut Context<Self>) {
-        if self.state == State::Closed {
+        if self.state() == State::Closed {
             return;
         }
         let writer = self.writer.clone();
@@ -537,19 +516,20 @@ impl Actor for Connection {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(crate::MAILBOX_CAPACITY);
         self.me = Some(ctx.address());
+        self.writer.set_connection(ctx.address().recipient());
         let interval = self.opts.ping_interval;
         ctx.run_interval(interval, |act, ctx| {
-            if !act.connected() || act.state == State::Closed {
+            if !act.connected() || act.state() == State::Closed {
                 return;
             }
-            if act.pings_out >= act.opts.max_ping_out {
+            if act.session.pings_out >= act.opts.max_ping_out {
                 let err =
                     Error::with_source(ErrorKind::TimedOut, "stale connection: PINGs unanswered");
                 act.events.emit(Event::Error(err.clone()));
                 act.lost(err, ctx);
                 return;
             }
-            act.pings_out += 1;
+            act.session.pings_out += 1;
             let _ = act.ping(PongWaiter::Keepalive);
         });
     }
@@ -564,7 +544,7 @@ impl Handler<Attach> for Connection {
     type Result = ();
     fn handle(&mut self, Attach(t, sup): Attach, ctx: &mut Context<Self>) {
         self.supervisor = Some(sup);
-        if self.state == State::Closed {
+        if self.state() == State::Closed {
             return;
         }
         self.attach(t, ctx);
@@ -583,7 +563,7 @@ pub(crate) struct RemoveSub {
 impl Handler<RemoveSub> for Connection {
     type Result = ();
     fn handle(&mut self, msg: RemoveSub, _: &mut Context<Self>) {
-        if self.subs.remove(&msg.sid).is_some() && msg.unsub && self.connected() {
+        if self.session.subs.remove(&msg.sid).is_some() && msg.unsub && self.connected() {
             self.writer.op(&ClientOp::Unsubscribe {
                 sid: msg.sid,
                 max: None,
@@ -603,7 +583,7 @@ pub(crate) struct SetMax {
 impl Handler<SetMax> for Connection {
     type Result = ();
     fn handle(&mut self, msg: SetMax, _: &mut Context<Self>) {
-        let Some(s) = self.subs.get_mut(&msg.sid) else {
+        let Some(s) = self.session.subs.get_mut(&msg.sid) else {
             return;
         };
         s.max = Some(msg.max);
@@ -630,7 +610,7 @@ impl Handler<DrainSub> for Connection {
     type Result = ResponseFuture<Result<(), Error>>;
     fn handle(&mut self, msg: DrainSub, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        if self.subs.contains_key(&msg.sid) && self.connected() {
+        if self.session.subs.contains_key(&msg.sid) && self.connected() {
             self.writer.op(&ClientOp::Unsubscribe {
                 sid: msg.sid,
                 max: None,
@@ -639,7 +619,7 @@ impl Handler<DrainSub> for Connection {
                 return Box::pin(async move { Err(e) });
             }
         } else {
-            self.subs.remove(&msg.sid);
+            self.session.subs.remove(&msg.sid);
             let _ = tx.send(Ok(()));
         }
         Box::pin(async move { rx.await.map_err(|_| Error::new(ErrorKind::Closed))? })
@@ -657,7 +637,14 @@ impl Handler<Publish> for Connection {
             &msg.payload,
         );
         if let Err(e) = &res {
+            // Loud: a `do_send(Publish)` (or a reply) has no one to return
+            // the error to, so it is counted and raised as an event.
             tracing::debug!(error = %e, subject = %msg.subject, "publish rejected");
+            self.stats.publish_errors.fetch_add(1, Relaxed);
+            self.events.emit(Event::Error(Error::with_source(
+                e.kind(),
+                format!("publish to {} failed: {e}", msg.subject),
+            )));
         }
         if res.is_ok() && self.writer.buffered() > self.writer.limit() {
             // Backpressure: answer once the buffer is drained.
@@ -700,8 +687,7 @@ impl Handler<Subscribe> for Connection {
         let Some(me) = self.me.clone() else {
             return Err(Error::new(ErrorKind::Closed));
         };
-        let sid = self.next_sid;
-        self.next_sid += 1;
+        let sid = self.session.new_sid();
         let shared = Arc::new(SubShared::new(Some(self.writer.clone())));
         let addr = Subscription::new(SubscriptionInit {
             sid,
@@ -725,14 +711,14 @@ impl Handler<Subscribe> for Connection {
                 });
             }
         }
-        self.subs.insert(
+        self.session.subs.insert(
             sid,
             SubEntry {
                 subject: msg.subject.clone(),
                 queue: msg.options.queue,
                 max: msg.options.max,
                 delivered: 0,
-                addr: addr.clone(),
+                addr: addr.clone().recipient(),
                 delivery: msg.delivery,
                 shared: shared.clone(),
                 limit_msgs: limit_msgs as u64,
@@ -782,7 +768,7 @@ impl Handler<GetStats> for Connection {
 impl Handler<GetServerInfo> for Connection {
     type Result = MessageResult<GetServerInfo>;
     fn handle(&mut self, _: GetServerInfo, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.info.clone())
+        MessageResult(self.session.info.clone())
     }
 }
 
@@ -791,17 +777,52 @@ impl Handler<Drain> for Connection {
 
     fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
         self.check_open()?;
-        if !self.connected() {
+        if self.state() == State::Connecting {
             return Err(Error::new(ErrorKind::NotConnected));
         }
-        self.state = State::Draining;
-        let sids: Vec<u64> = self.subs.keys().copied().collect();
-        for sid in sids {
-            self.writer.op(&ClientOp::Unsubscribe { sid, max: None });
+        // From here on, subscriptions and requests are refused; replies and
+        // publishes still go out.
+        self.writer.set_state(State::Draining);
+        if self.connected() {
+            let mut sids: Vec<u64> = self.session.subs.keys().copied().collect();
+            sids.sort_unstable();
+            for sid in sids {
+                self.writer.op(&ClientOp::Unsubscribe { sid, max: None });
+            }
+            self.session.pongs.push_back(PongWaiter::DrainAll);
+            self.writer.op(&ClientOp::Ping);
         }
-        self.pongs.push_back(PongWaiter::DrainAll);
-        self.writer.op(&ClientOp::Ping);
+        // Disconnected: the drain goes on once the Supervisor reconnects
+        // (see `attach`), or ends with the close when it gives up.
         Ok(())
+    }
+}
+
+/// Every message delivered before a drain was handled (from the drain's
+/// own wait, through the mailbox).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct DrainDone(Option<Error>);
+
+impl Handler<DrainDone> for Connection {
+    type Result = ();
+    fn handle(&mut self, DrainDone(reason): DrainDone, ctx: &mut Context<Self>) {
+        self.drain_done(reason, ctx);
+    }
+}
+
+/// Drops the transport and reconnects at once, to another server when the
+/// pool has one (from the Supervisor, for `force_reconnect` and lame duck).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ForceReconnect;
+
+impl Handler<ForceReconnect> for Connection {
+    type Result = ();
+    fn handle(&mut self, _: ForceReconnect, ctx: &mut Context<Self>) {
+        if self.connected() {
+            self.lost_with(None, ctx);
+        }
     }
 }
 
@@ -823,6 +844,9 @@ impl Handler<CloseWith> for Connection {
         self.shutdown(reason, ctx);
     }
 }
+
+/// How often a drain checks that the delivered messages are handled.
+const DRAIN_POLL: Duration = Duration::from_millis(2);
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;

@@ -106,3 +106,58 @@ impl fmt::Display for Event {
         }
     }
 }
+
+/// Where the connection stands: the one source of truth, read by
+/// [`Client::connection_state`](crate::Client::connection_state) and
+/// checked by every publish.
+///
+/// The states follow the status events: `Connecting` until the first
+/// connect, then `Connected`, `Reconnecting` after a loss (publishes go to
+/// the reconnect buffer), `Connected` again, `Draining`, and `Closed` for
+/// good.
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::ConnectionState;
+/// assert_eq!(ConnectionState::Reconnecting.to_string(), "reconnecting");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum ConnectionState {
+    /// The first connect is in progress.
+    Connecting = 0,
+    /// A transport is up.
+    Connected = 1,
+    /// The transport was lost; the Supervisor is reconnecting.
+    Reconnecting = 2,
+    /// Draining: no new subscriptions or requests; then closed.
+    Draining = 3,
+    /// Closed for good.
+    Closed = 4,
+}
+
+impl ConnectionState {
+    pub(crate) fn from_u8(v: u8) -> ConnectionState {
+        match v {
+            0 => ConnectionState::Connecting,
+            1 => ConnectionState::Connected,
+            2 => ConnectionState::Reconnecting,
+            3 => ConnectionState::Draining,
+            _ => ConnectionState::Closed,
+        }
+    }
+}
+
+impl fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting => "reconnecting",
+            ConnectionState::Draining => "draining",
+            ConnectionState::Closed => "closed",
+        })
+    }
+}

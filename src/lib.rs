@@ -117,8 +117,10 @@ pub mod msg;
 pub mod muxer;
 pub mod nuid;
 pub mod options;
+mod pool;
 pub mod proto;
 pub mod queue;
+mod session;
 pub mod stats;
 pub mod subject;
 pub mod subscription;
@@ -130,7 +132,7 @@ pub use client::{
     Client, EventStream, JsonSubscriber, RequestManyOptions, Subscriber, TextSubscriber,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use event::Event;
+pub use event::{ConnectionState, Event};
 pub use headers::{HeaderMap, StatusCode};
 pub use messages::{
     Publish, RequestOptions, Subscribe, SubscribeOptions, SubscriptionEnded, SubscriptionHandle,

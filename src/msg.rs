@@ -185,7 +185,7 @@ impl Msg {
         let Some(writer) = self.responder() else {
             return Err(Error::new(ErrorKind::NotConnected));
         };
-        writer.publish(reply, None, headers.as_ref(), &payload.into())?;
+        writer.respond(reply, headers, payload.into())?;
         Ok(true)
     }
 }

@@ -79,6 +79,13 @@ impl MuxShared {
         req: &Request,
         tx: oneshot::Sender<Result<Msg, Error>>,
     ) -> Result<u64, Error> {
+        if self.writer.state() == crate::ConnectionState::Draining {
+            // A drain refuses new requests at once; replies still go out.
+            return Err(Error::with_source(
+                ErrorKind::Closed,
+                "the connection is draining: no new requests",
+            ));
+        }
         // Tokens are 64 random bits from an OS-seeded CSPRNG: a service
         // that sees one reply subject cannot guess the next one.
         let token = {

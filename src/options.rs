@@ -459,6 +459,8 @@ pub(crate) type ReconnectDelayHandler = Arc<dyn Fn(usize) -> Duration + Send + S
 /// | write_buffer_limit | 8 MiB |
 /// | max_control_line / max_payload_ceiling | 64 KiB / 64 MiB |
 /// | flush_watermark | 64 KiB |
+/// | drain_timeout | 30 s (as nats.go) |
+/// | reconnect_on_lame_duck | false |
 ///
 /// `Debug` redacts the password, token and nkey seed.
 ///
@@ -528,6 +530,8 @@ pub struct ConnectOptions {
     pub(crate) max_control_line: usize,
     pub(crate) max_payload_ceiling: usize,
     pub(crate) flush_watermark: usize,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) reconnect_on_lame_duck: bool,
 }
 
 impl Default for ConnectOptions {
@@ -575,6 +579,8 @@ impl Default for ConnectOptions {
             max_control_line: 64 * 1024,
             max_payload_ceiling: 64 * 1024 * 1024,
             flush_watermark: 64 * 1024,
+            drain_timeout: Duration::from_secs(30),
+            reconnect_on_lame_duck: false,
         }
     }
 }
@@ -627,6 +633,8 @@ impl fmt::Debug for ConnectOptions {
             .field("max_control_line", &self.max_control_line)
             .field("max_payload_ceiling", &self.max_payload_ceiling)
             .field("flush_watermark", &self.flush_watermark)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("reconnect_on_lame_duck", &self.reconnect_on_lame_duck)
             .finish()
     }
 }
@@ -874,6 +882,38 @@ impl ConnectOptions {
         self
     }
 
+    /// How long a drain waits for the messages already delivered to be
+    /// handled (30 s, as nats.go). Past it the client closes anyway and
+    /// [`Client::closed`](crate::Client::closed) reports `TimedOut`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let o = nats_actix::ConnectOptions::new().drain_timeout(Duration::from_secs(5));
+    /// assert!(o.validate().is_ok());
+    /// ```
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// When the server announces lame duck mode (it is shutting down and
+    /// will evict its clients), reconnect at once to another server of
+    /// the pool instead of waiting to be evicted. The `LameDuckMode` event
+    /// fires either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().reconnect_on_lame_duck(true);
+    /// assert!(o.validate().is_ok());
+    /// ```
+    pub fn reconnect_on_lame_duck(mut self, on: bool) -> Self {
+        self.reconnect_on_lame_duck = on;
+        self
+    }
+
     // ----- authentication -------------------------------------------------
 
     /// The user name. Credentials in a server URL take precedence.
@@ -1020,6 +1060,9 @@ impl ConnectOptions {
         }
         if self.servers.is_empty() && self.port == 0 {
             return Err(invalid("port must not be 0"));
+        }
+        if self.drain_timeout.is_zero() {
+            return Err(invalid("drain_timeout must be greater than zero"));
         }
         if self.inbox_prefix.is_empty() {
             return Err(invalid("inbox_prefix must not be empty"));

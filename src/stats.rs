@@ -25,6 +25,9 @@ pub struct Statistics {
     pub connects: u64,
     /// Reconnects (successful connects after a loss).
     pub reconnects: u64,
+    /// Publishes that failed with no caller to tell (a `do_send(Publish)`,
+    /// a reply queued behind one), each also raised as an `Error` event.
+    pub publish_errors: u64,
     /// Messages dropped because their content was malformed (see
     /// [`ErrorKind::MalformedMessage`](crate::ErrorKind::MalformedMessage)).
     pub malformed: u64,
@@ -39,6 +42,7 @@ pub(crate) struct StatsCounters {
     pub(crate) connects: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    pub(crate) publish_errors: AtomicU64,
 }
 
 impl StatsCounters {
@@ -51,6 +55,7 @@ impl StatsCounters {
             connects: self.connects.load(Ordering::Relaxed),
             reconnects: self.reconnects.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
+            publish_errors: self.publish_errors.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,20 +1,32 @@
-//! The Supervisor actor: connects, reports status events, resolves
-//! `closed()`, and owns the server pool.
+//! The Supervisor actor: owns connecting, the first connect and every
+//! reconnect alike, in one loop over the server pool; reports status
+//! events in order; resolves `closed()`.
 //!
-//! Reconnect policy arrives with its own issue: today a lost connection is
-//! reported (`Disconnected`) and the client closes with the reason. The
-//! pool, the cluster updates and the hooks for backoff are already here.
+//! The loop (nats.go's): after a loss the current server goes to the back
+//! of the pool; each attempt takes the front server, counting an attempt
+//! against it (a server leaves the pool after `max_reconnect_attempts`
+//! failed attempts; its count starts again after a successful connect).
+//! The Supervisor sleeps `reconnect_time_wait` plus jitter (or what
+//! `reconnect_delay_handler` says) only after it has tried every server
+//! once, so a cluster fails over at once. `force_reconnect` skips the first
+//! sleep. An authentication error given twice in a row by the same server
+//! ends the loop unless `ignore_auth_error_abort`. When the pool runs dry
+//! the client closes with `MaxReconnects`. `close()` ends the loop at once.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use actix::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::connection::{Attach, CloseWith, Connection};
+use crate::connection::{Attach, CloseWith, Connection, ForceReconnect};
 use crate::event::Event;
 use crate::muxer::{PublishDenied, RequestMux};
-use crate::options::{ConnectOptions, ServerAddr};
+use crate::options::ConnectOptions;
+use crate::pool::{Backoff, Server, ServerPool};
 use crate::proto::{ServerError, ServerErrorKind};
 use crate::stats::StatsCounters;
 use crate::transport::{self, Transport};
@@ -41,31 +53,51 @@ impl EventBus {
     }
 }
 
+/// Where the connect loop stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Connected, or closed: no loop running.
+    Idle,
+    /// The first connect: each server of the pool once, in pool order.
+    First { tried: usize },
+    /// After a loss (or a failed first connect with
+    /// `wait_on_first_connect`).
+    Reconnecting,
+}
+
 /// The Supervisor actor.
 pub struct Supervisor {
     opts: Arc<ConnectOptions>,
     stats: Arc<StatsCounters>,
     conn: Option<Addr<Connection>>,
     mux: Option<Addr<RequestMux>>,
-    pool: Vec<ServerAddr>,
+    pool: ServerPool,
+    backoff: Backoff,
+    rng: StdRng,
     recipients: Vec<Recipient<Event>>,
     streams: Vec<(mpsc::Sender<Event>, Arc<std::sync::atomic::AtomicU64>)>,
     closed: Option<Option<Error>>,
     closed_waiters: Vec<oneshot::Sender<Option<Error>>>,
     server: Option<String>,
+    phase: Phase,
+    /// Attempts since the loss (for `Reconnecting { attempt }`).
+    attempt: usize,
+    /// Attempts since the last sleep.
+    since_sleep: usize,
+    /// Sleeps since the loss (for `reconnect_delay_handler`).
+    rounds: usize,
+    /// The next attempt skips its sleep (`force_reconnect`, lame duck).
+    force: bool,
+    attempt_handle: Option<SpawnHandle>,
+    first: Option<oneshot::Sender<Result<(), Error>>>,
+    last_error: Option<Error>,
 }
 
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor")
-            .field(
-                "pool",
-                &self
-                    .pool
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
-            )
+            .field("pool", &self.pool.urls())
+            .field("phase", &self.phase)
             .field("closed", &self.closed)
             .finish()
     }
@@ -73,7 +105,25 @@ impl std::fmt::Debug for Supervisor {
 
 impl Supervisor {
     pub(crate) fn new(opts: Arc<ConnectOptions>, stats: Arc<StatsCounters>) -> Supervisor {
-        let pool = opts.servers_or_default();
+        // One generator for every random choice of the client (pool
+        // shuffle, jitter), seeded from the OS.
+        let mut rng = StdRng::seed_from_u64(rand::random());
+        let pool = ServerPool::new(
+            opts.servers_or_default(),
+            !opts.no_randomize,
+            if opts.reconnect {
+                opts.max_reconnect_attempts
+            } else {
+                Some(0)
+            },
+            &mut rng,
+        );
+        let backoff = Backoff {
+            wait: opts.reconnect_time_wait,
+            jitter: opts.reconnect_jitter,
+            jitter_tls: opts.reconnect_jitter_tls,
+            handler: opts.reconnect_delay_handler.clone(),
+        };
         let recipients = opts.event_recipients.clone();
         Supervisor {
             opts,
@@ -81,11 +131,229 @@ impl Supervisor {
             conn: None,
             mux: None,
             pool,
+            backoff,
+            rng,
             recipients,
             streams: Vec::new(),
             closed: None,
             closed_waiters: Vec::new(),
             server: None,
+            phase: Phase::Idle,
+            attempt: 0,
+            since_sleep: 0,
+            rounds: 0,
+            force: false,
+            attempt_handle: None,
+            first: None,
+            last_error: None,
+        }
+    }
+
+    /// Fans an event out, in the order the Supervisor sees them.
+    fn emit(&mut self, event: Event) {
+        tracing::debug!(%event, "event");
+        self.recipients.retain(|r| r.connected());
+        for r in &self.recipients {
+            r.do_send(event.clone());
+        }
+        self.streams
+            .retain(|(tx, lagged)| match tx.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    lagged.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+    }
+
+    fn tls(&self, server: &Server) -> bool {
+        self.opts.tls_required || server.addr.tls_required()
+    }
+
+    /// Starts one connect attempt to `server` after `delay`.
+    fn attempt(&mut self, server: Server, delay: Duration, ctx: &mut Context<Self>) {
+        let opts = self.opts.clone();
+        let fut = async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            transport::connect(&server.addr, &opts).await
+        };
+        self.attempt_handle = Some(ctx.spawn(fut.into_actor(self).map(
+            |res, act: &mut Supervisor, ctx| {
+                act.attempt_handle = None;
+                act.attempt_done(res, ctx);
+            },
+        )));
+    }
+
+    /// The next reconnect attempt, or the end when the pool ran dry.
+    fn next_attempt(&mut self, ctx: &mut Context<Self>) {
+        if self.closed.is_some() {
+            return;
+        }
+        let Some(server) = self.pool.next_server().cloned() else {
+            let last = self
+                .last_error
+                .as_ref()
+                .map_or_else(|| "no server left".to_string(), ToString::to_string);
+            self.give_up(
+                Error::with_source(
+                    ErrorKind::MaxReconnects,
+                    format!("every server used its reconnect attempts; last error: {last}"),
+                ),
+                ctx,
+            );
+            return;
+        };
+        let sleep = !self.force && self.since_sleep + 1 >= self.pool.len();
+        self.force = false;
+        let delay = if sleep {
+            self.since_sleep = 0;
+            self.rounds += 1;
+            let tls = self.tls(&server);
+            self.backoff.delay(self.rounds, tls, &mut self.rng)
+        } else {
+            self.since_sleep += 1;
+            Duration::ZERO
+        };
+        self.attempt += 1;
+        self.pool.attempting();
+        self.emit(Event::Reconnecting {
+            attempt: self.attempt,
+            server: server.addr.to_string(),
+        });
+        self.attempt(server, delay, ctx);
+    }
+
+    fn attempt_done(&mut self, res: Result<Transport, Error>, ctx: &mut Context<Self>) {
+        if self.closed.is_some() {
+            return;
+        }
+        match res {
+            Ok(t) => self.connected(t, ctx),
+            Err(e) => {
+                tracing::debug!(error = %e, phase = ?self.phase, "connect attempt failed");
+                self.last_error = Some(e.clone());
+                let auth = e.kind() == ErrorKind::Authentication;
+                if auth {
+                    let twice = self.pool.auth_failed(&e.to_string());
+                    if self.phase != Phase::Reconnecting {
+                        // The first connect: the other servers have the same
+                        // accounts; say so now.
+                        if !self.opts.wait_on_first_connect {
+                            self.fail_first(e, ctx);
+                            return;
+                        }
+                    } else if twice && !self.opts.ignore_auth_error_abort {
+                        self.give_up(e, ctx);
+                        return;
+                    }
+                } else {
+                    self.pool.failed();
+                }
+                match self.phase {
+                    Phase::First { tried } => {
+                        let tried = tried + 1;
+                        if tried < self.pool.len() {
+                            self.phase = Phase::First { tried };
+                            if let Some(next) = self.pool.next_server().cloned() {
+                                self.attempt(next, Duration::ZERO, ctx);
+                                return;
+                            }
+                        }
+                        if self.opts.wait_on_first_connect && self.opts.reconnect {
+                            self.phase = Phase::Reconnecting;
+                            self.next_attempt(ctx);
+                        } else {
+                            self.fail_first(e, ctx);
+                        }
+                    }
+                    Phase::Reconnecting => self.next_attempt(ctx),
+                    Phase::Idle => {}
+                }
+            }
+        }
+    }
+
+    fn connected(&mut self, t: Transport, ctx: &mut Context<Self>) {
+        let first = self.phase != Phase::Reconnecting || self.first.is_some();
+        self.phase = Phase::Idle;
+        self.pool.connected();
+        self.attempt = 0;
+        self.since_sleep = 0;
+        self.rounds = 0;
+        self.last_error = None;
+        let server = t.server.to_string();
+        self.server = Some(server.clone());
+        self.stats.connects.fetch_add(1, Ordering::Relaxed);
+        let urls = t.info.connect_urls.clone();
+        let ldm = t.info.lame_duck_mode;
+        if let Some(conn) = &self.conn {
+            conn.do_send(Attach(t, ctx.address()));
+        }
+        if first {
+            self.emit(Event::Connected { server });
+            if let Some(tx) = self.first.take() {
+                let _ = tx.send(Ok(()));
+            }
+        } else {
+            self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            self.emit(Event::Reconnected { server });
+        }
+        self.apply_urls(&urls);
+        if ldm {
+            self.lame_duck(ctx);
+        }
+    }
+
+    /// Applies the server's `connect_urls` to the pool and reports what
+    /// changed.
+    fn apply_urls(&mut self, urls: &[String]) {
+        if self.opts.ignore_cluster_updates {
+            return;
+        }
+        let change = self.pool.update(urls, &mut self.rng);
+        if !change.is_empty() {
+            self.emit(Event::ServersChanged {
+                added: change.added,
+                deleted: change.deleted,
+            });
+        }
+    }
+
+    fn lame_duck(&mut self, _ctx: &mut Context<Self>) {
+        let server = self.server.clone().unwrap_or_default();
+        self.emit(Event::LameDuckMode { server });
+        if self.opts.reconnect_on_lame_duck
+            && self.pool.len() > 1
+            && let Some(conn) = &self.conn
+        {
+            conn.do_send(ForceReconnect);
+        }
+    }
+
+    /// The first connect failed on every server.
+    fn fail_first(&mut self, e: Error, _ctx: &mut Context<Self>) {
+        self.phase = Phase::Idle;
+        if let Some(tx) = self.first.take() {
+            let _ = tx.send(Err(e.clone()));
+        }
+        if let Some(conn) = &self.conn {
+            conn.do_send(CloseWith(Some(e)));
+        }
+    }
+
+    /// Reconnecting is over: close with `reason`.
+    fn give_up(&mut self, reason: Error, ctx: &mut Context<Self>) {
+        if self.first.is_some() {
+            self.fail_first(reason, ctx);
+            return;
+        }
+        self.phase = Phase::Idle;
+        if let Some(conn) = &self.conn {
+            conn.do_send(CloseWith(Some(reason)));
         }
     }
 }
@@ -102,86 +370,45 @@ impl Handler<Event> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, event: Event, _: &mut Context<Self>) {
-        tracing::debug!(%event, "event");
-        self.recipients.retain(|r| r.connected());
-        for r in &self.recipients {
-            r.do_send(event.clone());
-        }
-        self.streams
-            .retain(|(tx, lagged)| match tx.try_send(event.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    lagged.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            });
+        self.emit(event);
     }
 }
 
-/// Tries the servers of the pool in order (shuffled unless `no_randomize`)
-/// and returns the first transport that completes a handshake.
-pub(crate) async fn connect_pool(
-    pool: &[ServerAddr],
-    opts: &ConnectOptions,
-) -> Result<Transport, Error> {
-    let mut order: Vec<&ServerAddr> = pool.iter().collect();
-    if !opts.no_randomize {
-        shuffle(&mut order);
-    }
-    let mut last = Error::new(ErrorKind::NotConnected);
-    for server in order {
-        match transport::connect(server, opts).await {
-            Ok(t) => return Ok(t),
-            Err(e) => {
-                tracing::debug!(server = %server, error = %e, "connect failed");
-                // Authentication failures are final: the next server has
-                // the same accounts.
-                if e.kind() == ErrorKind::Authentication {
-                    return Err(e);
-                }
-                last = e;
-            }
-        }
-    }
-    Err(last)
-}
-
-fn shuffle<T>(v: &mut [T]) {
-    let mut seed = crate::nuid::next()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3)
-        });
-    for i in (1..v.len()).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let j = (seed % (i as u64 + 1)) as usize;
-        v.swap(i, j);
-    }
-}
-
-/// Wires the actors together after the first connect.
+/// Wires the actors together before the first connect.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Start {
     pub(crate) conn: Addr<Connection>,
     pub(crate) mux: Addr<RequestMux>,
-    pub(crate) transport: Transport,
 }
 
 impl Handler<Start> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Start, ctx: &mut Context<Self>) {
-        let server = msg.transport.server.to_string();
-        self.server = Some(server.clone());
-        self.stats.connects.fetch_add(1, Ordering::Relaxed);
-        msg.conn.do_send(Attach(msg.transport, ctx.address()));
+    fn handle(&mut self, msg: Start, _: &mut Context<Self>) {
         self.conn = Some(msg.conn);
         self.mux = Some(msg.mux);
-        ctx.notify(Event::Connected { server });
+    }
+}
+
+/// The first connect: resolves once connected, or with the error that
+/// ended it.
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub(crate) struct ConnectFirst;
+
+impl Handler<ConnectFirst> for Supervisor {
+    type Result = ResponseFuture<Result<(), Error>>;
+
+    fn handle(&mut self, _: ConnectFirst, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.first = Some(tx);
+        self.phase = Phase::First { tried: 0 };
+        match self.pool.current().cloned() {
+            Some(server) => self.attempt(server, Duration::ZERO, ctx),
+            None => self.fail_first(Error::new(ErrorKind::NotConnected), ctx),
+        }
+        Box::pin(async move { rx.await.map_err(|_| Error::new(ErrorKind::Closed))? })
     }
 }
 
@@ -190,6 +417,7 @@ impl Handler<Start> for Supervisor {
 #[rtype(result = "()")]
 pub(crate) struct ConnectionLost {
     pub(crate) server: String,
+    /// `None` when the client asked for it (`force_reconnect`).
     pub(crate) reason: Option<Error>,
 }
 
@@ -200,14 +428,30 @@ impl Handler<ConnectionLost> for Supervisor {
         if self.closed.is_some() {
             return;
         }
-        ctx.notify(Event::Disconnected {
+        self.emit(Event::Disconnected {
             server: msg.server,
             reason: msg.reason.clone(),
         });
-        // Reconnecting is the reconnect issue's work: for now, close.
-        if let Some(conn) = &self.conn {
-            conn.do_send(CloseWith(msg.reason));
+        if let Some(r) = &msg.reason
+            && r.kind() == ErrorKind::Authentication
+        {
+            // An auth error on a live connection (an expired user, say)
+            // counts for the abort rule too.
+            self.pool.auth_failed(&r.to_string());
+            self.last_error = Some(r.clone());
         }
+        if !self.opts.reconnect {
+            if let Some(conn) = &self.conn {
+                conn.do_send(CloseWith(msg.reason));
+            }
+            return;
+        }
+        self.force = msg.reason.is_none();
+        self.phase = Phase::Reconnecting;
+        self.attempt = 0;
+        self.since_sleep = 0;
+        self.rounds = 0;
+        self.next_attempt(ctx);
     }
 }
 
@@ -226,6 +470,16 @@ impl Handler<Closed> for Supervisor {
             return;
         }
         self.closed = Some(msg.reason.clone());
+        self.phase = Phase::Idle;
+        if let Some(h) = self.attempt_handle.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(tx) = self.first.take() {
+            let _ = tx.send(Err(msg
+                .reason
+                .clone()
+                .unwrap_or_else(|| Error::new(ErrorKind::Closed))));
+        }
         if let Some(mux) = self.mux.take() {
             mux.do_send(crate::muxer::Shutdown);
         }
@@ -233,13 +487,13 @@ impl Handler<Closed> for Supervisor {
             let _ = w.send(msg.reason.clone());
         }
         // Deliver the Closed event, then let the streams end.
-        self.handle(Event::Closed { reason: msg.reason }, ctx);
+        self.emit(Event::Closed { reason: msg.reason });
         self.streams.clear();
         self.conn = None;
     }
 }
 
-/// `connect_urls` changed.
+/// `connect_urls` from an INFO.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct ServersUpdate {
@@ -250,19 +504,33 @@ impl Handler<ServersUpdate> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ServersUpdate, _: &mut Context<Self>) {
-        if self.opts.ignore_cluster_updates {
-            return;
-        }
-        for url in msg.urls {
-            if let Ok(addr) = ServerAddr::parse(&url)
-                && !self
-                    .pool
-                    .iter()
-                    .any(|s| s.host() == addr.host() && s.port() == addr.port())
-            {
-                self.pool.push(addr);
-            }
-        }
+        self.apply_urls(&msg.urls);
+    }
+}
+
+/// The server entered lame duck mode.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct LameDuck;
+
+impl Handler<LameDuck> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: LameDuck, ctx: &mut Context<Self>) {
+        self.lame_duck(ctx);
+    }
+}
+
+/// The pool's servers (without credentials), current first.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<String>")]
+pub(crate) struct GetServers;
+
+impl Handler<GetServers> for Supervisor {
+    type Result = MessageResult<GetServers>;
+
+    fn handle(&mut self, _: GetServers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.pool.urls())
     }
 }
 
@@ -274,7 +542,7 @@ pub(crate) struct AsyncServerError(pub(crate) ServerError);
 impl Handler<AsyncServerError> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, AsyncServerError(e): AsyncServerError, ctx: &mut Context<Self>) {
+    fn handle(&mut self, AsyncServerError(e): AsyncServerError, _: &mut Context<Self>) {
         if e.kind() == ServerErrorKind::PublishPermissionViolation
             && let (Some(mux), Some(subject)) = (&self.mux, e.subject())
         {
@@ -283,7 +551,7 @@ impl Handler<AsyncServerError> for Supervisor {
                 error: e.clone().into(),
             });
         }
-        ctx.notify(Event::Error(e.into()));
+        self.emit(Event::Error(e.into()));
     }
 }
 

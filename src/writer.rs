@@ -23,9 +23,7 @@ use crate::stats::StatsCounters;
 use crate::subject::validate_publish;
 use crate::{Error, ErrorKind};
 
-pub(crate) const DISCONNECTED: u8 = 0;
-pub(crate) const CONNECTED: u8 = 1;
-pub(crate) const CLOSED: u8 = 2;
+pub(crate) use crate::event::ConnectionState as State;
 
 /// Payloads at least this large are sent by reference (a vectored write)
 /// instead of being copied into the buffer.
@@ -59,42 +57,55 @@ pub(crate) struct Writer {
     buf: Mutex<Buf>,
     drained: Notify,
     state: AtomicU8,
+    /// Bytes that may be buffered while reconnecting (0: none).
+    reconnect_limit: usize,
     max_payload: AtomicUsize,
     headers: std::sync::atomic::AtomicBool,
     in_flight: AtomicUsize,
     limit: usize,
+    /// The Connection's mailbox for replies: a reply queues behind the
+    /// `Publish` messages an actor sent before it.
+    conn: std::sync::OnceLock<actix::Recipient<crate::messages::Publish>>,
     debug: bool,
     pub(crate) stats: std::sync::Arc<StatsCounters>,
 }
 
 impl Writer {
-    pub(crate) fn new(limit: usize, debug: bool, stats: std::sync::Arc<StatsCounters>) -> Writer {
+    pub(crate) fn new(
+        limit: usize,
+        reconnect_limit: usize,
+        debug: bool,
+        stats: std::sync::Arc<StatsCounters>,
+    ) -> Writer {
         Writer {
             buf: Mutex::new(Buf {
                 bytes: BytesMut::with_capacity(64 * 1024),
                 ..Buf::default()
             }),
             drained: Notify::new(),
-            state: AtomicU8::new(DISCONNECTED),
+            state: AtomicU8::new(State::Connecting as u8),
+            reconnect_limit,
             max_payload: AtomicUsize::new(usize::MAX),
             headers: std::sync::atomic::AtomicBool::new(true),
             in_flight: AtomicUsize::new(0),
             limit,
+            conn: std::sync::OnceLock::new(),
             debug,
             stats,
         }
     }
 
-    pub(crate) fn set_state(&self, state: u8) {
-        self.state.store(state, Ordering::Release);
-        if state != CONNECTED {
-            // Wake publishers waiting on backpressure: they will fail.
+    pub(crate) fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Release);
+        if state != State::Connected {
+            // Wake publishers waiting on backpressure: they fail, or go to
+            // the reconnect buffer.
             self.drained.notify_waiters();
         }
     }
 
-    pub(crate) fn state(&self) -> u8 {
-        self.state.load(Ordering::Acquire)
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
     }
 
     /// Takes `max_payload` and `headers` from the server's INFO. A
@@ -129,11 +140,18 @@ impl Writer {
         self.limit
     }
 
-    fn check_state(&self) -> Result<(), Error> {
+    /// Whether a publish may be encoded now: `Ok(false)` on a live
+    /// transport, `Ok(true)` into the reconnect buffer.
+    fn check_state(&self) -> Result<bool, Error> {
         match self.state() {
-            CONNECTED => Ok(()),
-            CLOSED => Err(Error::new(ErrorKind::Closed)),
-            _ => Err(Error::new(ErrorKind::NotConnected)),
+            State::Connected | State::Draining => Ok(false),
+            State::Reconnecting if self.reconnect_limit > 0 => Ok(true),
+            State::Reconnecting => Err(Error::with_source(
+                ErrorKind::NotConnected,
+                "reconnecting, and the reconnect buffer is disabled (reconnect_buffer_size 0)",
+            )),
+            State::Closed => Err(Error::new(ErrorKind::Closed)),
+            State::Connecting => Err(Error::new(ErrorKind::NotConnected)),
         }
     }
 
@@ -158,7 +176,7 @@ impl Writer {
         payload: &[u8],
         owned: Option<&Bytes>,
     ) -> Result<(), Error> {
-        self.check_state()?;
+        let buffering = self.check_state()?;
         validate_publish(subject)?;
         if let Some(r) = reply {
             validate_publish(r)?;
@@ -187,7 +205,20 @@ impl Writer {
         }
         let waker = {
             let mut b = self.lock();
-            if b.len() >= 2 * self.limit {
+            if buffering {
+                let frame = size + subject.len() + reply.map_or(0, str::len) + 32;
+                if b.len() + frame > self.reconnect_limit {
+                    return Err(Error::with_source(
+                        ErrorKind::BufferFull,
+                        format!(
+                            "reconnect buffer full: {} bytes buffered while reconnecting, \
+                             limit {} (reconnect_buffer_size)",
+                            b.len(),
+                            self.reconnect_limit
+                        ),
+                    ));
+                }
+            } else if b.len() >= 2 * self.limit {
                 return Err(Error::with_source(
                     ErrorKind::BufferFull,
                     format!(
@@ -236,6 +267,60 @@ impl Writer {
         Ok(())
     }
 
+    /// Set once by the Connection when it starts.
+    pub(crate) fn set_connection(&self, conn: actix::Recipient<crate::messages::Publish>) {
+        let _ = self.conn.set(conn);
+    }
+
+    /// A reply ([`Msg::respond`](crate::Msg::respond)). It is validated
+    /// here, at once (subject, headers, `max_payload`, a closed client),
+    /// then goes through the Connection's mailbox, so that it reaches the
+    /// wire after every [`Publish`](crate::Publish) the same actor sent to
+    /// the Connection before it. A reply the Connection cannot write then
+    /// (a full buffer) is counted and raised as an `Error` event.
+    pub(crate) fn respond(
+        &self,
+        subject: &crate::Subject,
+        headers: Option<HeaderMap>,
+        payload: Bytes,
+    ) -> Result<(), Error> {
+        self.check_state()?;
+        validate_publish(subject)?;
+        let hlen = match &headers {
+            Some(_) if !self.headers.load(Ordering::Relaxed) => {
+                return Err(Error::with_source(
+                    ErrorKind::InvalidHeader,
+                    "the server does not support headers (INFO says headers: false)",
+                ));
+            }
+            Some(h) => {
+                h.validate()?;
+                h.encoded_len()
+            }
+            None => 0,
+        };
+        let size = hlen + payload.len();
+        let max = self.max_payload();
+        if size > max {
+            return Err(Error::with_source(
+                ErrorKind::MaxPayloadExceeded,
+                format!("message of {size} bytes exceeds the server's max_payload of {max}"),
+            ));
+        }
+        match self.conn.get() {
+            Some(conn) => {
+                conn.do_send(crate::messages::Publish {
+                    subject: subject.clone(),
+                    reply: None,
+                    headers,
+                    payload,
+                });
+                Ok(())
+            }
+            None => self.publish_owned(subject, None, headers.as_ref(), &payload, Some(&payload)),
+        }
+    }
+
     /// Publishes, first waiting while the buffer is over its limit.
     pub(crate) async fn publish_wait(
         &self,
@@ -257,7 +342,10 @@ impl Writer {
             if self.buffered() <= self.limit {
                 return Ok(());
             }
-            self.check_state()?;
+            if self.check_state()? {
+                // Reconnecting: the reconnect buffer's own limit applies.
+                return Ok(());
+            }
             notified.await;
         }
     }
@@ -287,7 +375,32 @@ impl Writer {
         b.segs.insert(0, front.freeze());
     }
 
-    /// Drops whatever was not written (the socket is gone).
+    /// The socket is gone. The batch the write loop had taken is dropped:
+    /// part of it may have reached the server, so sending it again could
+    /// duplicate (core NATS is at most once). What was never handed to the
+    /// socket is kept, publishes only (`SUB`, `PING`, ... are redone by
+    /// the replay): it goes out after the reconnect, in order, once.
+    /// Returns how many publishes were kept.
+    pub(crate) fn transport_lost(&self) -> usize {
+        let kept = {
+            let mut b = self.lock();
+            let mut all = BytesMut::with_capacity(b.len());
+            for seg in b.segs.drain(..) {
+                all.put_slice(&seg);
+            }
+            all.put_slice(&b.bytes);
+            b.bytes.clear();
+            b.seg_bytes = 0;
+            let (kept, n) = crate::session::publishes_only(&all);
+            b.bytes.put_slice(&kept);
+            n
+        };
+        self.in_flight.store(0, Ordering::Release);
+        self.drained.notify_waiters();
+        kept
+    }
+
+    /// Drops whatever was not written (closing).
     pub(crate) fn clear(&self) {
         {
             let mut b = self.lock();
@@ -349,7 +462,7 @@ impl Writer {
                 let notified = self.drained.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if self.is_idle() || self.state() != CONNECTED {
+                if self.is_idle() || !matches!(self.state(), State::Connected | State::Draining) {
                     return;
                 }
                 notified.await;

@@ -1189,7 +1189,8 @@ async fn ping_interval_detects_silent_server() {
         ConnectOptions::new()
             .server(fake.url())
             .ping_interval(Duration::from_millis(100))
-            .max_ping_out(2),
+            .max_ping_out(2)
+            .reconnect(false),
     ))
     .await
     .unwrap();
@@ -1254,7 +1255,7 @@ async fn events_to_actor_and_stream() {
 #[actix_rt::test]
 async fn server_close_reports_disconnect_and_closed_reason() {
     let mut server = NatsServer::start();
-    let client = connect(&server).await;
+    let client = connect_with(&server, ConnectOptions::new().reconnect(false)).await;
     let mut events = within(client.events()).await;
     server.kill();
     let reason = within(client.closed()).await;

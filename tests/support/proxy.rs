@@ -712,52 +712,11 @@ impl XorShift {
     }
 }
 
-/// `SO_LINGER {on, 0}`: the socket's last close sends RST instead of FIN.
-/// (`TcpStream::set_linger` is still unstable, and no socket crate is a direct
-/// dependency, so this is one `setsockopt` call.) Returns whether it worked.
+/// `SO_LINGER {on, 0}`: the socket's last close sends RST instead of FIN
+/// (through `socket2`, since `TcpStream::set_linger` is unstable). Returns
+/// whether it worked.
 pub fn set_linger_zero(stream: &TcpStream) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        use std::os::raw::{c_int, c_void};
-
-        #[repr(C)]
-        struct Linger {
-            l_onoff: c_int,
-            l_linger: c_int,
-        }
-        unsafe extern "C" {
-            fn setsockopt(
-                fd: c_int,
-                level: c_int,
-                name: c_int,
-                value: *const c_void,
-                len: u32,
-            ) -> c_int;
-        }
-        #[cfg(target_os = "linux")]
-        const LEVEL_NAME: (c_int, c_int) = (1, 13); // SOL_SOCKET, SO_LINGER
-        #[cfg(not(target_os = "linux"))]
-        const LEVEL_NAME: (c_int, c_int) = (0xffff, 0x0080); // BSD/macOS values
-        let linger = Linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid open fd, and a pointer/length to a live `struct linger`.
-        let rc = unsafe {
-            setsockopt(
-                stream.as_raw_fd(),
-                LEVEL_NAME.0,
-                LEVEL_NAME.1,
-                (&linger as *const Linger).cast(),
-                std::mem::size_of::<Linger>() as u32,
-            )
-        };
-        rc == 0
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = stream;
-        false
-    }
+    socket2::SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .is_ok()
 }
