@@ -828,9 +828,16 @@ impl Subscriber {
         &self.handle
     }
 
-    /// Messages delivered so far.
+    /// Messages handled so far: taken from this stream and dropped (a
+    /// message still queued or still held is [`pending`](Subscriber::pending)).
     pub fn processed(&self) -> u64 {
         self.handle.processed()
+    }
+
+    /// Messages delivered to this stream so far (handled or pending), not
+    /// counting those dropped by the slow-consumer policy.
+    pub fn delivered(&self) -> u64 {
+        self.handle.shared.delivered()
     }
 
     /// Messages delivered and not yet dropped.

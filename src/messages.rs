@@ -221,9 +221,14 @@ impl SubscriptionHandle {
     pub fn addr(&self) -> &Addr<Subscription> {
         &self.addr
     }
-    /// Messages delivered to the handler or stream so far.
+    /// Messages handled so far (delivered and released by the handler
+    /// or the stream's reader).
     pub fn processed(&self) -> u64 {
         self.shared.processed()
+    }
+    /// Messages delivered so far (handled or pending).
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered()
     }
     /// Messages delivered but not yet dropped by the user.
     pub fn pending(&self) -> u64 {
@@ -337,7 +342,8 @@ pub struct Request {
     pub subject: Subject,
     /// The payload.
     pub payload: Bytes,
-    /// Headers and timeout (`no_mux` and `reply` are handled by [`Client`](crate::Client)).
+    /// Headers, timeout, and `no_mux`/`reply` (a subscription of its own
+    /// for this request, on the given reply subject or a new inbox).
     pub options: RequestOptions,
 }
 

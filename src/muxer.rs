@@ -127,14 +127,82 @@ impl MuxShared {
         }
     }
 
-    /// Routes a reply (called by the Connection as it reads).
-    fn resolve(&self, msg: Msg) {
-        let Some(token) = msg
-            .subject
+    /// A request on a subscription of its own (`no_mux`, or a `reply`
+    /// subject of the caller's choosing): subscribe with max 1, publish,
+    /// wait; the subscription ends with the reply or the timeout.
+    async fn request_no_mux(
+        &self,
+        req: Request,
+        timeout: std::time::Duration,
+        inbox_prefix: &str,
+    ) -> Result<Msg, Error> {
+        if self.writer.state() == crate::ConnectionState::Draining {
+            return Err(Error::with_source(
+                ErrorKind::Closed,
+                "the connection is draining: no new requests",
+            ));
+        }
+        let reply =
+            req.options.reply.clone().unwrap_or_else(|| {
+                Subject::from(format!("{inbox_prefix}.{}", crate::nuid::next()))
+            });
+        let (tx, rx) = oneshot::channel::<Msg>();
+        let slot = Mutex::new(Some(tx));
+        let deliver = move |msg: Msg| {
+            if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
+                let _ = tx.send(msg);
+            }
+            false
+        };
+        let handle = self
+            .conn
+            .send(Subscribe {
+                subject: reply.clone(),
+                delivery: Delivery::Func(Arc::new(deliver)),
+                options: SubscribeOptions::default().max(1),
+            })
+            .await
+            .map_err(|_| Error::new(ErrorKind::Closed))??;
+        if let Err(e) = self.writer.publish(
+            &req.subject,
+            Some(&reply),
+            req.options.headers.as_ref(),
+            &req.payload,
+        ) {
+            handle
+                .addr
+                .do_send(crate::messages::Unsubscribe { max: None });
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(msg)) if msg.status() == Some(StatusCode::NO_RESPONDERS) => {
+                Err(Error::new(ErrorKind::NoResponders))
+            }
+            Ok(Ok(msg)) => Ok(msg),
+            Ok(Err(_)) => Err(handle
+                .shared
+                .end_reason()
+                .unwrap_or_else(|| Error::new(ErrorKind::Closed))),
+            Err(_) => {
+                handle
+                    .addr
+                    .do_send(crate::messages::Unsubscribe { max: None });
+                Err(Error::new(ErrorKind::TimedOut))
+            }
+        }
+    }
+
+    /// The token of one of our reply subjects.
+    fn token_of(&self, reply: &str) -> Option<u64> {
+        reply
             .strip_prefix(self.prefix.as_str())
             .and_then(|t| t.strip_prefix('.'))
             .and_then(|t| t.parse::<u64>().ok())
-        else {
+    }
+
+    /// Routes a reply (called by the Connection as it reads).
+    fn resolve(&self, msg: Msg) {
+        let Some(token) = self.token_of(&msg.subject) else {
             return;
         };
         let Some(w) = self.lock().remove(&token) else {
@@ -207,6 +275,10 @@ impl Handler<Request> for RequestMux {
     fn handle(&mut self, req: Request, _: &mut Context<Self>) -> Self::Result {
         let shared = self.shared.clone();
         let timeout = req.options.timeout.unwrap_or(self.opts.request_timeout);
+        if req.options.no_mux {
+            let prefix = self.opts.inbox_prefix.clone();
+            return Box::pin(async move { shared.request_no_mux(req, timeout, &prefix).await });
+        }
         Box::pin(async move {
             shared.ensure_subscribed().await?;
             let (tx, rx) = oneshot::channel();
@@ -227,12 +299,21 @@ impl Handler<Request> for RequestMux {
 #[rtype(result = "()")]
 pub(crate) struct PublishDenied {
     pub(crate) subject: String,
+    /// The denied subject is the reply subject (`Publish with Reply of`):
+    /// only the request that used that reply fails.
+    pub(crate) reply: bool,
     pub(crate) error: Error,
 }
 
 impl Handler<PublishDenied> for RequestMux {
     type Result = ();
     fn handle(&mut self, msg: PublishDenied, _: &mut Context<Self>) {
+        if msg.reply {
+            if let Some(token) = self.shared.token_of(&msg.subject) {
+                self.shared.fail(token, msg.error);
+            }
+            return;
+        }
         let tokens: Vec<u64> = self
             .shared
             .lock()

@@ -48,9 +48,20 @@ impl SubShared {
         }
     }
 
-    /// Messages delivered so far.
+    /// Messages handled so far: delivered and released by the handler or
+    /// the stream's reader (a message still queued, or still held, is
+    /// [`pending`](SubShared::pending), not processed).
     pub fn processed(&self) -> u64 {
-        // Every message received was either delivered or dropped.
+        // Every message received was dropped, or delivered; a delivered
+        // one is pending until released.
+        self.received
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.dropped.load(Ordering::Relaxed))
+            .saturating_sub(self.pending_msgs.load(Ordering::Relaxed))
+    }
+    /// Messages delivered so far (handled or still pending), not counting
+    /// those dropped by the slow-consumer policy.
+    pub fn delivered(&self) -> u64 {
         self.received
             .load(Ordering::Relaxed)
             .saturating_sub(self.dropped.load(Ordering::Relaxed))

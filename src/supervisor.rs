@@ -548,6 +548,7 @@ impl Handler<AsyncServerError> for Supervisor {
         {
             mux.do_send(PublishDenied {
                 subject: subject.to_string(),
+                reply: e.is_reply_denied(),
                 error: e.clone().into(),
             });
         }

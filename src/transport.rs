@@ -62,7 +62,7 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
     let mut parser = Parser::new(limits(opts));
     let mut buf = BytesMut::with_capacity(4096);
 
-    let info = match read_op(&mut read, &mut parser, &mut buf).await? {
+    let mut info = match read_op(&mut read, &mut parser, &mut buf).await? {
         ServerOp::Info(info) => *info,
         other => {
             return Err(Error::with_source(
@@ -96,7 +96,10 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
             ServerOp::Ping => {
                 write.write_all(b"PONG\r\n").await?;
             }
-            ServerOp::Info(_) | ServerOp::Ok => {}
+            // An INFO during the handshake (a cluster update) replaces
+            // the first: its connect_urls are the freshest.
+            ServerOp::Info(newer) => info = *newer,
+            ServerOp::Ok => {}
             ServerOp::Msg { .. } | ServerOp::Malformed { .. } => {
                 return Err(Error::with_source(
                     ErrorKind::Protocol,

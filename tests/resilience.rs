@@ -1138,3 +1138,93 @@ async fn dropping_the_last_client_closes_the_connection() {
     })
     .await;
 }
+
+/// A denied reply subject (`Permissions Violation for Publish with Reply
+/// of "..."`) fails the request that used it, at once, and leaves the
+/// connection up.
+#[actix_rt::test]
+async fn denied_reply_subject_fails_that_request() {
+    // nats-server refuses reply subjects under its reserved gateway
+    // prefix `_GR_.` with exactly that error.
+    let server = NatsServer::start();
+    let service = connect_with(server.client_url(), ConnectOptions::new()).await;
+    let _svc = within(service.subscribe("svc")).await.unwrap();
+    within(service.flush()).await.unwrap();
+    let client = connect_with(
+        server.client_url(),
+        ConnectOptions::new()
+            .inbox_prefix("_GR_")
+            .request_timeout(Duration::from_secs(5)),
+    )
+    .await;
+    let start = Instant::now();
+    let err = within(client.request("svc", "x")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AuthorizationViolation, "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(within(client.pending_requests()).await, 0);
+    within(client.flush()).await.expect("still connected");
+}
+
+/// The `Request` actor message honours `no_mux` and `reply`.
+#[actix_rt::test]
+async fn request_message_honours_no_mux_and_reply() {
+    let server = NatsServer::start();
+    let client = connect_with(server.client_url(), ConnectOptions::new()).await;
+    let mut svc = within(client.subscribe("nm")).await.unwrap();
+    actix_rt::spawn(async move {
+        while let Some(m) = svc.next_msg().await {
+            let reply = m.reply.as_ref().map(|r| r.to_string()).unwrap_or_default();
+            let _ = m.respond(reply);
+        }
+    });
+    within(client.flush()).await.unwrap();
+    let mut req = nats_actix::messages::Request::new("nm", "x");
+    req.options = nats_actix::RequestOptions::default().reply("my.own.reply");
+    let reply = within(client.request_mux().send(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.payload_str().unwrap(), "my.own.reply");
+    let mut req = nats_actix::messages::Request::new("nm", "x");
+    req.options = nats_actix::RequestOptions::default().no_mux(true);
+    let reply = within(client.request_mux().send(req))
+        .await
+        .unwrap()
+        .unwrap();
+    let inbox = reply.payload_str().unwrap().to_string();
+    assert!(inbox.starts_with("_INBOX."), "{inbox}");
+    assert_eq!(
+        inbox.matches('.').count(),
+        1,
+        "a dedicated inbox, not the muxed one: {inbox}"
+    );
+}
+
+/// `processed()` counts handled messages only: one still held is pending.
+#[actix_rt::test]
+async fn processed_counts_handled_messages_only() {
+    let server = NatsServer::start();
+    let client = connect_with(server.client_url(), ConnectOptions::new()).await;
+    let mut sub = within(client.subscribe("pc")).await.unwrap();
+    for _ in 0..3 {
+        within(client.publish("pc", "x")).await.unwrap();
+    }
+    within(client.flush()).await.unwrap();
+    let held = within(sub.next_msg()).await.unwrap();
+    within(async {
+        while sub.delivered() < 3 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert_eq!((sub.processed(), sub.pending()), (0, 3));
+    drop(held);
+    assert_eq!((sub.processed(), sub.pending()), (1, 2));
+    drop(within(sub.next_msg()).await);
+    drop(within(sub.next_msg()).await);
+    assert_eq!((sub.processed(), sub.pending()), (3, 0));
+}

@@ -274,6 +274,22 @@ impl ServerError {
         Some(&self.message[start..start + len])
     }
 
+    /// Whether a publish permission violation is about the **reply**
+    /// subject (`Permissions Violation for Publish with Reply of "<r>"`):
+    /// then [`ServerError::subject`] is that reply subject.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::proto::ServerError;
+    /// let e = ServerError::parse("'Permissions Violation for Publish with Reply of \"_INBOX.a.1\"'");
+    /// assert!(e.is_reply_denied());
+    /// assert_eq!(e.subject(), Some("_INBOX.a.1"));
+    /// ```
+    pub fn is_reply_denied(&self) -> bool {
+        self.message.contains("with Reply of")
+    }
+
     /// For subscription permission violations `using queue "<q>"`, the queue.
     pub fn queue(&self) -> Option<&str> {
         let idx = self.message.find("using queue \"")? + "using queue \"".len();
