@@ -92,10 +92,30 @@
 //!   limits the newest message is dropped, counted, and reported once per
 //!   episode as [`Event::SlowConsumer`]. Nothing is dropped silently.
 //! - [`muxer::RequestMux`] runs every request over one inbox subscription.
-//! - [`supervisor::Supervisor`] connects, fans out [`Event`]s and resolves
-//!   [`Client::closed`]. Reconnection is not implemented yet: a lost
-//!   connection closes the client with the reason.
+//! - [`supervisor::Supervisor`] owns connecting: the first connect and
+//!   every reconnect, in one loop over the server pool (nats.go's rules:
+//!   the lost server goes last, `reconnect_time_wait` plus jitter after a
+//!   full pass, `max_reconnect_attempts` per server, the auth-error abort
+//!   rule, `wait_on_first_connect`, `force_reconnect`, a move off a
+//!   lame-duck server on request). It applies cluster updates to the pool,
+//!   fans out [`Event`]s in order (`Connected`, `Disconnected`,
+//!   `Reconnecting`, `Reconnected`, ..., `Closed`) and resolves
+//!   [`Client::closed`].
 //!
+//! What survives a transport (subscriptions, PONG waiters, INFO) is a
+//! plain `Session` struct inside the Connection; after a reconnect every
+//! live subscription is replayed with what remains of its `max`, before
+//! the publishes buffered while disconnected (bounded in bytes by
+//! `reconnect_buffer_size`). [`Client::connection_state`] tells where the
+//! connection stands.
+//!
+//! Only framing errors (a bad control line, wrong lengths) end a link, and
+//! then the client reconnects; a peer's malformed message (a subject that
+//! is not UTF-8, a bad header block) is dropped, counted in
+//! [`Statistics::malformed`] and reported as an [`ErrorKind::MalformedMessage`]
+//! event. Dropped rather than delivered: a [`Msg`]'s subject is a valid
+//! [`Subject`], and a handler should never see one that is not.
+
 //! Everything that is not an actor (the codec, headers, subject rules,
 //! options, nuid) is plain code that runs without a runtime.
 #![forbid(unsafe_code)]

@@ -811,8 +811,18 @@ impl ConnectOptions {
         self
     }
 
-    /// When true, a failed first connection falls back to reconnecting
-    /// instead of failing.
+    /// When true, a first connect that fails on every server goes on as a
+    /// reconnect (with `Reconnecting` events, the time wait and the
+    /// attempt limits) and [`Client::connect`](crate::Client::connect)
+    /// resolves once a server answers; when false (the default) it fails
+    /// at once with the last server's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().wait_on_first_connect(true);
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn wait_on_first_connect(mut self, wait: bool) -> Self {
         self.wait_on_first_connect = wait;
         self
@@ -820,14 +830,40 @@ impl ConnectOptions {
 
     // ----- reconnect ------------------------------------------------------
 
-    /// Whether to reconnect after the connection is lost.
+    /// Whether to reconnect after the connection is lost (true by
+    /// default). When false the first loss closes the client, and
+    /// [`Client::closed`](crate::Client::closed) gives the reason.
+    ///
+    /// While reconnecting, subscriptions are kept (and replayed with what
+    /// remains of their `max` before anything else), publishes go to the
+    /// reconnect buffer (see
+    /// [`reconnect_buffer_size`](ConnectOptions::reconnect_buffer_size)),
+    /// flushes wait for the new connection, and requests end with a reply
+    /// or a typed error within their timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().reconnect(false);
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn reconnect(mut self, reconnect: bool) -> Self {
         self.reconnect = reconnect;
         self
     }
 
-    /// The maximum reconnect attempts per server; any negative value (as
-    /// nats.deno's `-1`) means unlimited.
+    /// The maximum reconnect attempts **per server** (10 by default); any
+    /// negative value (as nats.deno's `-1`) means unlimited. A server that
+    /// has used its attempts leaves the pool; its count starts again after
+    /// a successful connect to it (as in nats.go). When the pool is empty
+    /// the client closes with `MaxReconnects`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().max_reconnect_attempts(-1);
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn max_reconnect_attempts(mut self, attempts: i64) -> Self {
         self.max_reconnect_attempts = if attempts < 0 {
             None
@@ -837,7 +873,19 @@ impl ConnectOptions {
         self
     }
 
-    /// The wait between reconnect attempts to the same server.
+    /// The wait between rounds of reconnect attempts (2 s by default). As
+    /// in nats.go, the client tries every server of the pool once without
+    /// waiting (the one just lost last), then waits this long plus a random
+    /// jitter before the next round: a cluster fails over at once, a lone
+    /// server is retried at this pace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let o = nats_actix::ConnectOptions::new().reconnect_time_wait(Duration::from_millis(250));
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn reconnect_time_wait(mut self, wait: Duration) -> Self {
         self.reconnect_time_wait = wait;
         self
@@ -856,8 +904,20 @@ impl ConnectOptions {
         self
     }
 
-    /// A function of the attempt number returning the delay before the next
-    /// reconnect attempt; replaces time wait plus jitter.
+    /// A function of the round number (1, 2, ... since the loss) returning
+    /// the wait before that round of reconnect attempts; replaces time wait
+    /// plus jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Exponential backoff, capped at 5 s.
+    /// let o = nats_actix::ConnectOptions::new().reconnect_delay_handler(|round| {
+    ///     Duration::from_millis(100u64.saturating_mul(1 << round.min(6))).min(Duration::from_secs(5))
+    /// });
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn reconnect_delay_handler<F>(mut self, handler: F) -> Self
     where
         F: Fn(usize) -> Duration + Send + Sync + 'static,
@@ -875,8 +935,24 @@ impl ConnectOptions {
         self
     }
 
-    /// The bytes buffered while reconnecting and flushed once connected
-    /// again; 0 disables buffering (publishes fail while disconnected).
+    /// The bytes of publishes buffered while reconnecting (8 MiB by
+    /// default), written once connected again, in order, after the
+    /// subscriptions are replayed. The publish that would overflow it gets
+    /// a `BufferFull` error; 0 disables buffering (publishes fail with
+    /// `NotConnected` while disconnected).
+    ///
+    /// What was queued to a link when it dropped: the batch the socket had
+    /// been given is not sent again (part of it may have reached the
+    /// server, and core NATS is at most once: sending it again could
+    /// duplicate); publishes never handed to the socket are kept and go out
+    /// after the reconnect, once. No frame is ever sent cut in two.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().reconnect_buffer_size(1 << 20);
+    /// assert!(o.validate().is_ok());
+    /// ```
     pub fn reconnect_buffer_size(mut self, size: usize) -> Self {
         self.reconnect_buffer_size = size;
         self

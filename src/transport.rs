@@ -1,4 +1,4 @@
-//! The transport (TCP for now; TLS arrives with its issue) and the
+//! The transport (TCP; TLS arrives with the security issue) and the
 //! handshake, as a plain async function: read `INFO`, send `CONNECT` and
 //! `PING`, wait for `PONG`.
 

@@ -21,33 +21,36 @@ use support::NatsServer;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Path of the example binary, building it if needed.
+/// Path of the `nats` example binary, building it if needed.
 fn cli() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        // <target>/<profile>/deps/cli-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("test binary is in <target>/<profile>/deps");
-        let bin = profile_dir
-            .join("examples")
-            .join(format!("nats{}", std::env::consts::EXE_SUFFIX));
-        if !bin.exists() {
-            let target_dir = profile_dir.parent().expect("target dir");
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--example", "nats"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .env("CARGO_TARGET_DIR", target_dir)
-                .status()
-                .expect("run cargo build --example nats");
-            assert!(status.success(), "cargo build --example nats failed");
-        }
-        assert!(bin.exists(), "{} not found", bin.display());
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| example("nats")).clone()
+}
+
+/// Path of an example binary, building it if needed. (`cargo test` builds
+/// the examples first, so they are found next to the test binary.)
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // <target>/<profile>/deps/cli-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary is in <target>/<profile>/deps");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let target_dir = profile_dir.parent().expect("target dir");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("CARGO_TARGET_DIR", target_dir)
+            .status()
+            .expect("run cargo build --example");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    assert!(bin.exists(), "{} not found", bin.display());
+    bin
 }
 
 /// Sends every line of `r` to a channel, which closes at the end of `r`.
@@ -648,5 +651,40 @@ fn trace_goes_to_stderr_without_secrets() {
         out.stdout.is_empty(),
         "stdout: {:?}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// `examples/supervised.rs --self-test`: actors keep working through a
+/// server crash and restart; every tick arrives once, in order.
+#[test]
+fn supervised_example_survives_a_restart() {
+    let mut child = Command::new(example("supervised"))
+        .arg("--self-test")
+        .env("NATS_SERVER", support::server_binary())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the supervised example");
+    let out = line_channel(child.stdout.take().expect("stdout"), false);
+    let err = line_channel(child.stderr.take().expect("stderr"), false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the example hung");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The channels close at the end of the pipes, which the exit ends.
+    let stdout: Vec<String> = out.iter().collect();
+    let stderr: Vec<String> = err.iter().collect();
+    assert!(status.success(), "{stdout:?} {stderr:?}");
+    assert!(
+        stdout.iter().any(|l| l.starts_with("ok: 20 ticks")),
+        "{stdout:?}"
+    );
+    assert!(
+        stderr.iter().any(|l| l.contains("reconnected to")),
+        "{stderr:?}"
     );
 }
