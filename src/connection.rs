@@ -318,8 +318,10 @@ impl Connection {
             // The stream or the actor is gone: nobody listens any more.
             self.end_sub(sid, true, None);
         } else if e.max.is_some_and(|m| e.delivered >= m) {
-            // The server unsubscribed on its side.
-            self.end_sub(sid, false, None);
+            // The server usually unsubscribed on its side already, but not
+            // always (a 503 no-responders status does not count towards
+            // its max): an UNSUB for a sid it forgot is harmless.
+            self.end_sub(sid, true, None);
         }
     }
 
@@ -818,11 +820,29 @@ impl Handler<DrainDone> for Connection {
 pub(crate) struct ForceReconnect;
 
 impl Handler<ForceReconnect> for Connection {
-    type Result = ();
-    fn handle(&mut self, _: ForceReconnect, ctx: &mut Context<Self>) {
-        if self.connected() {
-            self.lost_with(None, ctx);
-        }
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: ForceReconnect, _: &mut Context<Self>) -> Self::Result {
+        // A flush round trip first (bounded by the connection timeout):
+        // what was published before the call reaches the server on this
+        // link, and the messages it routes back to our own subscriptions
+        // arrive before the link is dropped.
+        let (tx, rx) = oneshot::channel();
+        let flushing = self.ping(PongWaiter::Flush(tx)).is_ok();
+        let wait = self.opts.connection_timeout;
+        let generation = self.generation;
+        Box::pin(
+            async move {
+                if flushing {
+                    let _ = tokio::time::timeout(wait, rx).await;
+                }
+            }
+            .into_actor(self)
+            .map(move |_, act: &mut Connection, ctx| {
+                if act.connected() && act.generation == generation {
+                    act.lost_with(None, ctx);
+                }
+            }),
+        )
     }
 }
 
