@@ -26,11 +26,14 @@
 //! ```
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use url::{Host, Url};
 
 use crate::error::{Error, ErrorKind};
 use crate::proto::ConnectInfo;
@@ -54,9 +57,12 @@ fn invalid(msg: impl Into<String>) -> Error {
 /// IPv6 literals such as `::1` (two or more colons without brackets: the
 /// whole string is the host and the port is the default). User info may be
 /// given as `user:pass@` or as `token@` (a user part without a password is a
-/// token, as in nats.go and nats.deno), percent-encoded where needed. The
-/// default port is 4222; surrounding whitespace and a trailing `/` are
-/// ignored. WebSocket schemes (`ws://`, `wss://`) are rejected.
+/// token, as in nats.go and nats.deno), percent-encoded where needed (`/`,
+/// `?` and `#` must be, as with nats.go's `url.Parse`; a raw `@` may stay,
+/// the last one ends the user info). The default port is 4222; surrounding
+/// whitespace and a trailing `/` are ignored, while control characters
+/// inside are refused. IPv6 hosts come out in canonical form. WebSocket
+/// schemes (`ws://`, `wss://`) are rejected. Parsing uses the `url` crate.
 ///
 /// `Display` and `Debug` never show the password or token.
 ///
@@ -220,44 +226,133 @@ fn redact(v: &Option<String>) -> Option<&'static str> {
 
 /// Parses one address; the error is a message that never contains user
 /// info.
+///
+/// The parsing itself is done by the `url` crate (WHATWG URL rules for the
+/// non-special schemes `nats` and `tls`); around it, this function adds what
+/// a NATS address needs: a missing scheme means `nats://`, a bare IPv6
+/// literal is bracketed, the port defaults to 4222, user info is
+/// percent-decoded strictly, and the forms `url` accepts but a server address
+/// cannot have (empty port, port 0, empty user info, a path, a query, tabs or
+/// newlines that `url` would silently drop) are rejected with a precise
+/// message.
 fn parse_addr(s: &str) -> Result<ServerAddr, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty server address".to_string());
     }
+    // `url` strips tabs and newlines anywhere in its input: refuse them (and
+    // any other control character) rather than connect somewhere else.
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!("invalid character {c:?} in server address"));
+    }
 
-    let (tls_required, rest) = match s.find("://") {
-        Some(i) => {
-            let scheme = &s[..i];
-            let tls = match scheme.to_ascii_lowercase().as_str() {
-                "nats" => false,
-                "tls" => true,
-                "ws" | "wss" => {
-                    return Err(format!("websocket not supported (scheme '{scheme}')"));
-                }
-                _ => return Err(format!("unknown scheme '{scheme}' (expected nats or tls)")),
-            };
-            (tls, &s[i + 3..])
+    let (scheme, rest) = match s.find("://") {
+        Some(i) => (&s[..i], &s[i + 3..]),
+        None => ("nats", s),
+    };
+    let tls_required = match scheme.to_ascii_lowercase().as_str() {
+        "nats" => false,
+        "tls" => true,
+        "ws" | "wss" => {
+            return Err(format!("websocket not supported (scheme '{scheme}')"));
         }
-        None => (false, s),
+        _ => return Err(format!("unknown scheme '{scheme}' (expected nats or tls)")),
     };
 
+    // The authority as `url` sees it: up to the first '/', '?' or '#'. An
+    // '@' beyond it means user info holding one of those unencoded.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if tail.contains('@') {
+        return Err("unexpected path, query or fragment after the host \
+                    (percent-encode '/', '?' and '#' in user info)"
+            .to_string());
+    }
+    // User info ends at the last '@' so unencoded '@' in a password works
+    // (`url` encodes the earlier ones as %40).
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    match userinfo {
+        Some("") => return Err("empty user info before '@'".to_string()),
+        Some(info) if info.starts_with(':') => {
+            return Err("empty user name in user info".to_string());
+        }
+        _ => {}
+    }
+
+    // Two or more colons without brackets: a bare IPv6 literal, the whole
+    // thing is the host.
+    let bare_ipv6 = !hostport.starts_with('[') && hostport.matches(':').count() >= 2;
+    if !bare_ipv6 {
+        if hostport.is_empty() || hostport.starts_with(':') || hostport.starts_with("[]") {
+            return Err("empty host".to_string());
+        }
+        if hostport.ends_with(':') {
+            return Err("empty port".to_string());
+        }
+        if let Some(i) = hostport.find('%') {
+            // `url` accepts percent-encoded names; a host name has no '%'.
+            return Err(format!(
+                "invalid character '%' in host '{}'",
+                &hostport[..i]
+            ));
+        }
+    }
+
+    let mut input = String::with_capacity(s.len() + 10);
+    input.push_str(if tls_required { "tls://" } else { "nats://" });
+    if let Some(info) = userinfo {
+        input.push_str(info);
+        input.push('@');
+    }
+    if bare_ipv6 {
+        input.push('[');
+        input.push_str(hostport);
+        input.push(']');
+    } else {
+        input.push_str(hostport);
+    }
+    input.push_str(tail);
+    let url = Url::parse(&input).map_err(|e| describe_url_error(e, hostport, bare_ipv6))?;
+
+    let host = match url.host() {
+        Some(Host::Domain(name)) => percent_decode(name, "host")?,
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err("empty host".to_string()),
+    };
+    if host.is_empty() {
+        return Err("empty host".to_string());
+    }
+    let port = match url.port() {
+        None => DEFAULT_PORT,
+        Some(0) => return Err("invalid port '0': must be in 1..=65535".to_string()),
+        Some(port) => port,
+    };
     // Tolerate trailing slashes; anything else after the authority is a
-    // path we do not support.
-    let rest = rest.trim_end_matches('/');
+    // path we do not support. Checked on the raw text: `url` resolves dot
+    // segments ("host/./" has the path "/").
+    if !tail.bytes().all(|b| b == b'/') || url.query().is_some() || url.fragment().is_some() {
+        return Err("unexpected path, query or fragment after the host".to_string());
+    }
 
-    // User info ends at the last '@' so unencoded '@' in a password works.
-    let (userinfo, hostport) = match rest.rfind('@') {
-        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
-        None => (None, rest),
-    };
-
+    // `url` keeps user info percent-encoded (and drops an empty password):
+    // decide token versus user and password from the raw text.
     let (user, pass, token) = match userinfo {
         None => (None, None, None),
-        Some(info) => parse_userinfo(info)?,
+        Some(info) if info.contains(':') => (
+            Some(percent_decode(url.username(), "user info")?),
+            Some(percent_decode(url.password().unwrap_or(""), "user info")?),
+            None,
+        ),
+        Some(_) => (
+            None,
+            None,
+            Some(percent_decode(url.username(), "user info")?),
+        ),
     };
-
-    let (host, port) = split_host_port(hostport)?;
 
     Ok(ServerAddr {
         host,
@@ -269,28 +364,51 @@ fn parse_addr(s: &str) -> Result<ServerAddr, String> {
     })
 }
 
-type UserInfo = (Option<String>, Option<String>, Option<String>);
-
-fn parse_userinfo(info: &str) -> Result<UserInfo, String> {
-    if info.is_empty() {
-        return Err("empty user info before '@'".to_string());
-    }
-    match info.split_once(':') {
-        Some((user, pass)) => {
-            if user.is_empty() {
-                return Err("empty user name in user info".to_string());
+/// Turns a `url` error into a message about the host and port (never the
+/// user info), using the raw `hostport` text for precision.
+fn describe_url_error(e: url::ParseError, hostport: &str, bare_ipv6: bool) -> String {
+    use url::ParseError as P;
+    match e {
+        P::EmptyHost => "empty host".to_string(),
+        P::InvalidPort => {
+            let port = match hostport.rfind(']') {
+                Some(i) => hostport[i + 1..].strip_prefix(':').unwrap_or(""),
+                None => hostport.rsplit_once(':').map_or("", |(_, p)| p),
+            };
+            match parse_port(port) {
+                Err(msg) => msg,
+                Ok(_) => format!("invalid port '{port}'"),
             }
-            Ok((
-                Some(percent_decode(user)?),
-                Some(percent_decode(pass)?),
-                None,
-            ))
         }
-        None => Ok((None, None, Some(percent_decode(info)?))),
+        P::InvalidIpv6Address if bare_ipv6 => format!("invalid IPv6 address '{hostport}'"),
+        P::InvalidIpv6Address => {
+            let inner = hostport.strip_prefix('[').unwrap_or(hostport);
+            match inner.find(']') {
+                None => "missing ']' after IPv6 address".to_string(),
+                Some(end) => {
+                    let after = &inner[end + 1..];
+                    if after.is_empty() || after.starts_with(':') {
+                        format!("invalid IPv6 address '{}'", &inner[..end])
+                    } else {
+                        format!("unexpected '{after}' after IPv6 address")
+                    }
+                }
+            }
+        }
+        P::InvalidDomainCharacter => {
+            let host = hostport.split_once(':').map_or(hostport, |(h, _)| h);
+            match host.chars().find(|c| {
+                c.is_whitespace() || matches!(c, '<' | '>' | '[' | ']' | '\\' | '^' | '|' | '@')
+            }) {
+                Some(c) => format!("invalid character {c:?} in host '{host}'"),
+                None => format!("invalid character in host '{host}'"),
+            }
+        }
+        other => format!("invalid server address: {other}"),
     }
 }
 
-fn percent_decode(s: &str) -> Result<String, String> {
+fn percent_decode(s: &str, what: &str) -> Result<String, String> {
     fn hex(b: u8) -> Option<u8> {
         match b {
             b'0'..=b'9' => Some(b - b'0'),
@@ -311,67 +429,14 @@ fn percent_decode(s: &str) -> Result<String, String> {
                     out.push(hi << 4 | lo);
                     i += 3;
                 }
-                _ => return Err("invalid percent-encoding in user info".to_string()),
+                _ => return Err(format!("invalid percent-encoding in {what}")),
             }
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| "user info is not valid UTF-8 once decoded".to_string())
-}
-
-fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
-    if hostport.is_empty() {
-        return Err("empty host".to_string());
-    }
-    if hostport.contains(['/', '?', '#']) {
-        return Err("unexpected path, query or fragment after the host".to_string());
-    }
-    if let Some(bracketed) = hostport.strip_prefix('[') {
-        let Some(end) = bracketed.find(']') else {
-            return Err("missing ']' after IPv6 address".to_string());
-        };
-        let host = &bracketed[..end];
-        if host.is_empty() {
-            return Err("empty host".to_string());
-        }
-        if host.parse::<Ipv6Addr>().is_err() {
-            return Err(format!("invalid IPv6 address '{host}'"));
-        }
-        let after = &bracketed[end + 1..];
-        let port = if after.is_empty() {
-            DEFAULT_PORT
-        } else if let Some(port) = after.strip_prefix(':') {
-            parse_port(port)?
-        } else {
-            return Err(format!("unexpected '{after}' after IPv6 address"));
-        };
-        return Ok((host.to_string(), port));
-    }
-
-    let colons = hostport.bytes().filter(|&b| b == b':').count();
-    let (host, port) = if colons >= 2 {
-        // Bare IPv6 literal: the whole thing is the host.
-        if hostport.parse::<Ipv6Addr>().is_err() {
-            return Err(format!("invalid IPv6 address '{hostport}'"));
-        }
-        (hostport, DEFAULT_PORT)
-    } else if let Some((host, port)) = hostport.split_once(':') {
-        (host, parse_port(port)?)
-    } else {
-        (hostport, DEFAULT_PORT)
-    };
-    if host.is_empty() {
-        return Err("empty host".to_string());
-    }
-    if let Some(c) = host
-        .chars()
-        .find(|c| c.is_whitespace() || matches!(c, '/' | '?' | '#' | '[' | ']' | '@' | '%'))
-    {
-        return Err(format!("invalid character {c:?} in host '{host}'"));
-    }
-    Ok((host.to_string(), port))
+    String::from_utf8(out).map_err(|_| format!("{what} is not valid UTF-8 once decoded"))
 }
 
 fn parse_port(port: &str) -> Result<u16, String> {
@@ -1343,6 +1408,94 @@ mod tests {
         assert!(reject("nats://u:p%zz@host").contains("percent-encoding"));
         assert!(reject("nats://u:p%4@host").contains("percent-encoding"));
         assert!(reject("nats://%ff@host").contains("UTF-8"));
+    }
+
+    // Decisions taken when moving to the `url` crate: one test each.
+
+    #[test]
+    fn url_user_info_reserved_chars_must_be_encoded() {
+        // As nats.go's url.Parse: '/', '?' and '#' end the authority.
+        for s in [
+            "nats://u:p/w@host",
+            "nats://u:p?w@host",
+            "nats://u:p#w@host",
+        ] {
+            let msg = reject(s);
+            assert!(msg.contains("percent-encode"), "{msg}");
+            assert!(!msg.contains("p/w") && !msg.contains("p?w"), "{msg}");
+        }
+        assert_eq!(addr("nats://u:p%2Fw%3F%23@host").pass(), Some("p/w?#"));
+    }
+
+    #[test]
+    fn url_user_info_decoding_is_strict() {
+        // `url` leaves bad escapes alone; we reject them.
+        assert!(reject("nats://u%2@host").contains("percent-encoding"));
+        assert!(reject("nats://%C3%28:x@host").contains("UTF-8"));
+        // Characters `url` encodes come back decoded.
+        let a = addr("nats://u s:p w\"<>@host");
+        assert_eq!((a.user(), a.pass()), (Some("u s"), Some("p w\"<>")));
+        assert_eq!(addr("nats://✓:✓@host").pass(), Some("✓"));
+        // An empty password stays an empty password (`url` drops it).
+        assert_eq!(addr("nats://user:@host").pass(), Some(""));
+        assert!(reject("nats://:@host").contains("empty user name"));
+    }
+
+    #[test]
+    fn url_schemes() {
+        // No WebSocket transport: ws and wss are refused, not downgraded.
+        assert!(reject("WSS://host").contains("websocket not supported"));
+        assert!(reject("https://host").contains("unknown scheme"));
+        // "nats:host" has no "://": host "nats", port "host".
+        assert!(reject("nats:host").contains("not a number"));
+        // A missing scheme means nats://, the scheme is case-insensitive.
+        assert_eq!(hp(&addr("Tls://host")), ("host", 4222, true));
+        assert_eq!(addr("host:5").to_string(), "nats://host:5");
+    }
+
+    #[test]
+    fn url_empty_port_and_port_zero_rejected() {
+        // `url` reads "host:" as the default port and accepts port 0.
+        assert!(reject("nats://host:").contains("empty port"));
+        assert!(reject("nats://host:0").contains("1..=65535"));
+        assert!(reject("nats://host:00").contains("1..=65535"));
+        assert_eq!(addr("nats://host:04222").port(), 4222);
+    }
+
+    #[test]
+    fn url_inner_control_chars_rejected() {
+        // `url` would silently drop these and connect to "host".
+        assert!(reject("nats://ho\tst").contains("invalid character"));
+        assert!(reject("nats://ho\nst:4222").contains("invalid character"));
+        assert!(reject("nats://u:p\rw@host").contains("invalid character"));
+        assert!(!reject("nats://u:p\rw@host").contains("p\rw"));
+    }
+
+    #[test]
+    fn url_host_characters() {
+        // No percent-encoded host names; `url`'s forbidden host characters
+        // are refused; non-ASCII names are kept verbatim (no IDNA, as the
+        // schemes are not special ones).
+        assert!(reject("nats://h%41st").contains("invalid character '%'"));
+        for s in ["h<st", "h>st", "h^st", "h|st", "h\\st"] {
+            assert!(reject(s).contains("invalid character"), "{s}");
+        }
+        assert_eq!(addr("nats://hôst:1").host(), "hôst");
+        assert_eq!(addr("Demo.NATS.io").host(), "Demo.NATS.io");
+    }
+
+    #[test]
+    fn url_ipv6_is_canonical() {
+        assert_eq!(addr("[0:0::1]").host(), "::1");
+        assert_eq!(addr("2001:DB8:0::1").host(), "2001:db8::1");
+        assert!(reject("[fe80::1%25eth0]").contains("invalid character '%'"));
+    }
+
+    #[test]
+    fn url_empty_query_or_fragment_rejected() {
+        assert!(reject("nats://host?").contains("unexpected path"));
+        assert!(reject("nats://host:1#").contains("unexpected path"));
+        assert!(reject("host/./").contains("unexpected path"));
     }
 
     #[test]
