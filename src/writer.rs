@@ -29,6 +29,9 @@ pub(crate) use crate::event::ConnectionState as State;
 /// instead of being copied into the buffer.
 pub(crate) const ZERO_COPY_MIN: usize = 512;
 
+/// Headers with their encoded length.
+type SizedHeaders<'h> = (&'h HeaderMap, usize);
+
 /// nats-server's `max_payload` when its INFO gives none (or zero).
 pub(crate) const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 
@@ -155,6 +158,45 @@ impl Writer {
         }
     }
 
+    /// The checks every publish passes before any byte is written:
+    /// subjects, headers (and that the server takes them), and the size
+    /// against `max_payload`, headers included. Returns the headers with
+    /// their encoded length, and the size.
+    fn validate<'h>(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&'h HeaderMap>,
+        payload_len: usize,
+    ) -> Result<(Option<SizedHeaders<'h>>, usize), Error> {
+        validate_publish(subject)?;
+        if let Some(r) = reply {
+            validate_publish(r)?;
+        }
+        let headers = match headers {
+            Some(_) if !self.headers.load(Ordering::Relaxed) => {
+                return Err(Error::with_source(
+                    ErrorKind::InvalidHeader,
+                    "the server does not support headers (INFO says headers: false)",
+                ));
+            }
+            Some(h) => {
+                h.validate()?;
+                Some((h, h.encoded_len()))
+            }
+            None => None,
+        };
+        let size = headers.map_or(0, |(_, len)| len) + payload_len;
+        let max = self.max_payload();
+        if size > max {
+            return Err(Error::with_source(
+                ErrorKind::MaxPayloadExceeded,
+                format!("message of {size} bytes exceeds the server's max_payload of {max}"),
+            ));
+        }
+        Ok((headers, size))
+    }
+
     /// Validates and encodes a publish. Never waits. A large payload given
     /// as `Bytes` (`owned`) is queued by reference, not copied.
     pub(crate) fn publish(
@@ -177,32 +219,7 @@ impl Writer {
         owned: Option<&Bytes>,
     ) -> Result<(), Error> {
         let buffering = self.check_state()?;
-        validate_publish(subject)?;
-        if let Some(r) = reply {
-            validate_publish(r)?;
-        }
-        let headers = match headers {
-            Some(_) if !self.headers.load(Ordering::Relaxed) => {
-                return Err(Error::with_source(
-                    ErrorKind::InvalidHeader,
-                    "the server does not support headers (INFO says headers: false)",
-                ));
-            }
-            Some(h) => {
-                h.validate()?;
-                Some((h, h.encoded_len()))
-            }
-            None => None,
-        };
-        let hlen = headers.map_or(0, |(_, len)| len);
-        let size = hlen + payload.len();
-        let max = self.max_payload();
-        if size > max {
-            return Err(Error::with_source(
-                ErrorKind::MaxPayloadExceeded,
-                format!("message of {size} bytes exceeds the server's max_payload of {max}"),
-            ));
-        }
+        let (headers, size) = self.validate(subject, reply, headers, payload.len())?;
         let waker = {
             let mut b = self.lock();
             if buffering {
@@ -285,28 +302,7 @@ impl Writer {
         payload: Bytes,
     ) -> Result<(), Error> {
         self.check_state()?;
-        validate_publish(subject)?;
-        let hlen = match &headers {
-            Some(_) if !self.headers.load(Ordering::Relaxed) => {
-                return Err(Error::with_source(
-                    ErrorKind::InvalidHeader,
-                    "the server does not support headers (INFO says headers: false)",
-                ));
-            }
-            Some(h) => {
-                h.validate()?;
-                h.encoded_len()
-            }
-            None => 0,
-        };
-        let size = hlen + payload.len();
-        let max = self.max_payload();
-        if size > max {
-            return Err(Error::with_source(
-                ErrorKind::MaxPayloadExceeded,
-                format!("message of {size} bytes exceeds the server's max_payload of {max}"),
-            ));
-        }
+        self.validate(subject, None, headers.as_ref(), payload.len())?;
         match self.conn.get() {
             Some(conn) => {
                 conn.do_send(crate::messages::Publish {

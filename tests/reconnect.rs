@@ -10,12 +10,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use nats_actix::messages::SubscribeOptions;
 use nats_actix::{Client, ConnectOptions, ConnectionState, ErrorKind, Event};
 use support::NatsServer;
+use support::events::{event_sink, is_disconnected, is_reconnected, is_reconnecting, next_timed};
 use support::fake::{FakeServer, Script, Step};
-use tokio::sync::mpsc;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -29,56 +28,11 @@ async fn connect_with(url: String, opts: ConnectOptions) -> Client {
         .expect("connect")
 }
 
-struct EventSink(mpsc::UnboundedSender<(Instant, Event)>);
-
-impl Actor for EventSink {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for EventSink {
-    type Result = ();
-    fn handle(&mut self, e: Event, _: &mut Context<Self>) {
-        let _ = self.0.send((Instant::now(), e));
-    }
-}
-
-type Events = mpsc::UnboundedReceiver<(Instant, Event)>;
-
-fn event_sink() -> (Recipient<Event>, Events) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (EventSink(tx).start().recipient(), rx)
-}
-
-async fn next_of(rx: &mut Events, pred: impl Fn(&Event) -> bool) -> (Instant, Event) {
-    within(async {
-        loop {
-            match rx.recv().await {
-                Some((t, e)) if pred(&e) => return (t, e),
-                Some(_) => {}
-                None => panic!("event channel ended"),
-            }
-        }
-    })
-    .await
-}
-
 fn fast() -> ConnectOptions {
     ConnectOptions::new()
         .reconnect_time_wait(Duration::from_millis(20))
         .reconnect_jitter(Duration::ZERO)
         .max_reconnect_attempts(-1)
-}
-
-fn disconnected(e: &Event) -> bool {
-    matches!(e, Event::Disconnected { .. })
-}
-
-fn reconnected(e: &Event) -> bool {
-    matches!(e, Event::Reconnected { .. })
-}
-
-fn reconnecting(e: &Event) -> bool {
-    matches!(e, Event::Reconnecting { .. })
 }
 
 /// C27: max 10, 5 delivered before a restart, 30 sent after → 10 in all.
@@ -97,7 +51,7 @@ async fn c27_auto_unsub_across_reconnect() {
         within(sub.next_msg()).await.unwrap();
     }
     server.restart();
-    next_of(&mut rx, reconnected).await;
+    next_timed(&mut rx, is_reconnected).await;
     let other = connect_with(server.client_url(), ConnectOptions::new()).await;
     for i in 0..30 {
         within(other.publish("au", format!("{i}"))).await.unwrap();
@@ -186,12 +140,12 @@ async fn f44_queue_exactly_once_across_restart() {
     }
     within(client.flush()).await.unwrap();
     server.kill();
-    next_of(&mut rx, disconnected).await;
+    next_timed(&mut rx, is_disconnected).await;
     for i in 10..20 {
         within(client.publish("qx", format!("{i}"))).await.unwrap();
     }
     server.restart();
-    next_of(&mut rx, reconnected).await;
+    next_timed(&mut rx, is_reconnected).await;
     within(client.flush()).await.unwrap();
     within(async {
         while seen.lock().unwrap().len() < 20 {
@@ -228,7 +182,7 @@ async fn f45_f56_force_reconnect_flushes_and_counts() {
     within(client.publish("st.x", "1")).await.unwrap();
     within(client.publish("st.x", "2")).await.unwrap();
     within(client.force_reconnect()).await.unwrap();
-    next_of(&mut rx, reconnected).await;
+    next_timed(&mut rx, is_reconnected).await;
     assert_eq!(
         within(sub.next_msg()).await.unwrap().payload_str().unwrap(),
         "1"
@@ -268,11 +222,11 @@ async fn f46_f49_delay_respected_and_close_breaks_the_loop() {
     )
     .await;
     server.kill();
-    let (lost, _) = next_of(&mut rx, disconnected).await;
-    let (first, _) = next_of(&mut rx, reconnecting).await;
+    let (lost, _) = next_timed(&mut rx, is_disconnected).await;
+    let (first, _) = next_timed(&mut rx, is_reconnecting).await;
     // The Reconnecting event precedes the attempt's wait: the second one
     // tells when the first attempt ended.
-    let (second, _) = next_of(&mut rx, reconnecting).await;
+    let (second, _) = next_timed(&mut rx, is_reconnecting).await;
     let waited = second - lost;
     assert!(
         first - lost < Duration::from_millis(100),
@@ -290,11 +244,11 @@ async fn f46_f49_delay_respected_and_close_breaks_the_loop() {
     assert!(within(client.closed()).await.is_none());
     assert!(start.elapsed() < Duration::from_secs(3));
     // No attempt after Closed.
-    let (closed_at, _) = next_of(&mut rx, |e| matches!(e, Event::Closed { .. })).await;
+    let (closed_at, _) = next_timed(&mut rx, |e| matches!(e, Event::Closed { .. })).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     while let Ok((t, e)) = rx.try_recv() {
         assert!(
-            !reconnecting(&e) || t < closed_at,
+            !is_reconnecting(&e) || t < closed_at,
             "attempt after close: {e}"
         );
     }
@@ -321,7 +275,7 @@ async fn f47_f48_delay_handler_and_max_reconnects() {
     )
     .await;
     server.kill();
-    let (lost, _) = next_of(&mut rx, disconnected).await;
+    let (lost, _) = next_timed(&mut rx, is_disconnected).await;
     let reason = within(client.closed()).await.expect("a reason");
     let took = lost.elapsed();
     assert_eq!(reason.kind(), ErrorKind::MaxReconnects, "{reason}");
@@ -329,7 +283,7 @@ async fn f47_f48_delay_handler_and_max_reconnects() {
     assert!(took < Duration::from_millis(5 * 50 + 500), "{took:?}");
     let mut attempts = 0;
     while let Ok((_, e)) = rx.try_recv() {
-        if reconnecting(&e) {
+        if is_reconnecting(&e) {
             attempts += 1;
         }
     }
@@ -362,7 +316,7 @@ async fn f50_failover_three_servers() {
             .position(|s| current.ends_with(&format!(":{}", s.client_port())))
             .expect("connected to one of them");
         servers[idx].kill();
-        next_of(&mut rx, reconnected).await;
+        next_timed(&mut rx, is_reconnected).await;
         within(client.publish("three", format!("{round}")))
             .await
             .unwrap();
@@ -403,13 +357,13 @@ async fn g58_h67_h68_server_errors_reconnect() {
         ))
         .await
         .unwrap();
-        let (_, e) = next_of(&mut rx, |e| matches!(e, Event::Error(_))).await;
+        let (_, e) = next_timed(&mut rx, |e| matches!(e, Event::Error(_))).await;
         assert!(
             e.to_string().to_lowercase().contains(&text.to_lowercase()),
             "{e}"
         );
-        next_of(&mut rx, disconnected).await;
-        next_of(&mut rx, reconnected).await;
+        next_timed(&mut rx, is_disconnected).await;
+        next_timed(&mut rx, is_reconnected).await;
         within(client.flush()).await.unwrap();
         assert_eq!(fake.connections(), 3, "{text}");
         assert_eq!(client.connection_state(), ConnectionState::Connected);
@@ -432,7 +386,7 @@ async fn g59_stale_detection_repeats() {
     .await
     .unwrap();
     for _ in 0..3 {
-        match next_of(&mut rx, disconnected).await {
+        match next_timed(&mut rx, is_disconnected).await {
             (
                 _,
                 Event::Disconnected {

@@ -15,8 +15,8 @@ use nats_actix::{
     Client, ConnectOptions, ConnectionState, ErrorKind, Event, EventStream, Msg, Publish,
 };
 use support::NatsServer;
+use support::events::{event_sink, is_disconnected, is_reconnected, next_of};
 use support::fake::{FakeServer, Script, Step};
-use tokio::sync::mpsc;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -118,52 +118,11 @@ async fn hostile_peer_cannot_close_the_connection() {
 
 // ------------------------------------------------------------ helpers
 
-/// An actor that forwards every event to a channel: registered through
-/// `ConnectOptions::event_recipient`, it sees the first `Connected` too.
-struct EventSink(mpsc::UnboundedSender<Event>);
-
-impl Actor for EventSink {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for EventSink {
-    type Result = ();
-    fn handle(&mut self, e: Event, _: &mut Context<Self>) {
-        let _ = self.0.send(e);
-    }
-}
-
-fn event_sink() -> (Recipient<Event>, mpsc::UnboundedReceiver<Event>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (EventSink(tx).start().recipient(), rx)
-}
-
-async fn next_of(rx: &mut mpsc::UnboundedReceiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
-    within(async {
-        loop {
-            match rx.recv().await {
-                Some(e) if pred(&e) => return e,
-                Some(_) => {}
-                None => panic!("event channel ended"),
-            }
-        }
-    })
-    .await
-}
-
 fn fast_reconnect() -> ConnectOptions {
     ConnectOptions::new()
         .reconnect_time_wait(Duration::from_millis(20))
         .reconnect_jitter(Duration::ZERO)
         .max_reconnect_attempts(-1)
-}
-
-fn is_disconnected(e: &Event) -> bool {
-    matches!(e, Event::Disconnected { .. })
-}
-
-fn is_reconnected(e: &Event) -> bool {
-    matches!(e, Event::Reconnected { .. })
 }
 
 /// The server's view of this client's subscriptions, from
@@ -298,7 +257,7 @@ async fn events_in_order_connected_disconnected_reconnecting_reconnected_closed(
     server.restart();
     let mut seen = Vec::new();
     loop {
-        let e = within(rx.recv()).await.expect("events");
+        let (_, e) = within(rx.recv()).await.expect("events");
         let done = is_reconnected(&e);
         seen.push(e);
         if done {
@@ -307,7 +266,7 @@ async fn events_in_order_connected_disconnected_reconnecting_reconnected_closed(
     }
     within(client.close()).await.unwrap();
     loop {
-        let e = within(rx.recv()).await.expect("events");
+        let (_, e) = within(rx.recv()).await.expect("events");
         let done = matches!(e, Event::Closed { .. });
         seen.push(e);
         if done {
@@ -360,7 +319,7 @@ async fn max_reconnect_attempts_then_closed() {
     let reason = within(client.closed()).await.expect("a reason");
     assert_eq!(reason.kind(), ErrorKind::MaxReconnects, "{reason}");
     let mut attempts = 0;
-    while let Ok(e) = rx.try_recv() {
+    while let Ok((_, e)) = rx.try_recv() {
         if let Event::Reconnecting { attempt, .. } = e {
             attempts += 1;
             assert_eq!(attempt, attempts);
