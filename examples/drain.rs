@@ -14,7 +14,7 @@
 //! ```
 
 use actix::prelude::*;
-use nats_actix::messages::{Drain, Publish, SubscribeOptions, SubscriptionEnded};
+use nats_actix::messages::{Publish, SubscribeOptions, SubscriptionEnded};
 use nats_actix::{Client, ConnectOptions, ErrorKind, Msg};
 use tokio::sync::oneshot;
 
@@ -79,7 +79,7 @@ async fn main() -> nats_actix::Result<()> {
             .await??;
     }
     // the messages are still on their way: drain instead of unsubscribe
-    handle.addr().send(Drain).await??;
+    handle.drain().await?;
     let seen = rx.await.unwrap_or(0);
     println!("subscription drain: {seen}/1000 messages handled");
     assert_eq!(seen, 1000);

@@ -862,12 +862,7 @@ impl Subscriber {
     ///
     /// `Closed` when the subscription already ended.
     pub async fn unsubscribe(&mut self) -> Result<(), Error> {
-        let res = self
-            .handle
-            .addr
-            .send(Unsubscribe { max: None })
-            .await
-            .map_err(mailbox)?;
+        let res = self.handle.unsubscribe(None).await;
         // Messages already queued for this stream are discarded: nothing
         // is delivered after an unsubscribe.
         self.rx.close();
@@ -880,11 +875,7 @@ impl Subscriber {
     ///
     /// `Closed` when the subscription already ended.
     pub async fn unsubscribe_after(&mut self, n: u64) -> Result<(), Error> {
-        self.handle
-            .addr
-            .send(Unsubscribe { max: Some(n) })
-            .await
-            .map_err(mailbox)?
+        self.handle.unsubscribe(Some(n)).await
     }
 
     /// Drains: no new messages; those already sent by the server are
@@ -894,7 +885,7 @@ impl Subscriber {
     ///
     /// `Closed` when the subscription already ended.
     pub async fn drain(&mut self) -> Result<(), Error> {
-        self.handle.addr.send(Drain).await.map_err(mailbox)?
+        self.handle.drain().await
     }
 }
 
@@ -913,7 +904,7 @@ impl Stream for Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         if !self.ended && !self.handle.is_closed() {
-            self.handle.addr.do_send(Unsubscribe { max: None });
+            self.handle.unsubscribe.do_send(Unsubscribe { max: None });
         }
     }
 }

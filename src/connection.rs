@@ -22,16 +22,20 @@ use tokio::sync::oneshot;
 
 use crate::event::Event;
 use crate::messages::{
+    AsyncServerError, Closed, ConnLink, ConnectionLost, DrainSub, End, EventBus, LameDuck,
+    RemoveSub, ServersUpdate, SetMax, SupervisorLink,
+};
+use crate::messages::{
     Close, Delivery, Drain, Flush, GetRtt, GetServerInfo, GetStats, Publish, Subscribe,
     SubscriptionHandle,
 };
 use crate::options::{ConnectOptions, ServerAddr};
+use crate::pending::{PendingToken, SubShared};
 use crate::proto::{ClientOp, Parser, ServerErrorKind, ServerInfo, ServerOp};
 use crate::session::{PongWaiter, Session, SubEntry};
 use crate::stats::StatsCounters;
 use crate::subject::{validate_queue, validate_subscribe};
-use crate::subscription::{End, PendingToken, SubShared, Subscription, SubscriptionInit};
-use crate::supervisor::{ConnectionLost, EventBus, Supervisor};
+use crate::subscription::{Subscription, SubscriptionInit};
 use crate::transport::{BoxRead, BoxWrite, Transport};
 use crate::writer::{State, Writer};
 use crate::{Error, ErrorKind, Msg, Subject};
@@ -42,7 +46,7 @@ use crate::{Error, ErrorKind, Msg, Subject};
 pub struct Connection {
     opts: Arc<ConnectOptions>,
     events: EventBus,
-    supervisor: Option<Addr<Supervisor>>,
+    supervisor: Option<SupervisorLink>,
     stats: Arc<StatsCounters>,
     writer: Arc<Writer>,
     me: Option<Addr<Connection>>,
@@ -216,7 +220,7 @@ impl Connection {
             tracing::debug!(kept, "unwritten publishes kept for the next transport");
         }
         if let Some(sup) = &self.supervisor {
-            sup.do_send(ConnectionLost {
+            sup.lost.do_send(ConnectionLost {
                 server: self
                     .server
                     .as_ref()
@@ -241,7 +245,7 @@ impl Connection {
             s.addr.do_send(End(None));
         }
         if let Some(sup) = &self.supervisor {
-            sup.do_send(crate::supervisor::Closed { reason });
+            sup.closed.do_send(Closed { reason });
         }
         ctx.stop();
     }
@@ -401,7 +405,7 @@ impl Connection {
                     }
                     _ => {
                         if let Some(sup) = &self.supervisor {
-                            sup.do_send(crate::supervisor::AsyncServerError(e));
+                            sup.server_error.do_send(AsyncServerError(e));
                         }
                     }
                 }
@@ -417,11 +421,11 @@ impl Connection {
         if let Some(sup) = &self.supervisor {
             // The Supervisor owns the pool: it applies `connect_urls` and
             // reports what changed.
-            sup.do_send(crate::supervisor::ServersUpdate {
+            sup.servers.do_send(ServersUpdate {
                 urls: info.connect_urls.clone(),
             });
             if info.lame_duck_mode && !old_ldm {
-                sup.do_send(crate::supervisor::LameDuck);
+                sup.lame_duck.do_send(LameDuck);
             }
         }
         self.writer.set_server_info(&info);
@@ -540,7 +544,7 @@ impl Actor for Connection {
 /// Installs a transport (from the Supervisor).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Attach(pub(crate) Transport, pub(crate) Addr<Supervisor>);
+pub(crate) struct Attach(pub(crate) Transport, pub(crate) SupervisorLink);
 
 impl Handler<Attach> for Connection {
     type Result = ();
@@ -553,15 +557,6 @@ impl Handler<Attach> for Connection {
     }
 }
 
-/// Removes a subscription from the routing table (its actor ended it),
-/// sending UNSUB when asked.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct RemoveSub {
-    pub(crate) sid: u64,
-    pub(crate) unsub: bool,
-}
-
 impl Handler<RemoveSub> for Connection {
     type Result = ();
     fn handle(&mut self, msg: RemoveSub, _: &mut Context<Self>) {
@@ -572,14 +567,6 @@ impl Handler<RemoveSub> for Connection {
             });
         }
     }
-}
-
-/// Sets the auto-unsubscribe count of a subscription.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct SetMax {
-    pub(crate) sid: u64,
-    pub(crate) max: u64,
 }
 
 impl Handler<SetMax> for Connection {
@@ -598,14 +585,6 @@ impl Handler<SetMax> for Connection {
             });
         }
     }
-}
-
-/// Drains one subscription: UNSUB, then a PING/PONG; when the PONG
-/// arrives every message for it has been delivered and it ends.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), Error>")]
-pub(crate) struct DrainSub {
-    pub(crate) sid: u64,
 }
 
 impl Handler<DrainSub> for Connection {
@@ -689,13 +668,18 @@ impl Handler<Subscribe> for Connection {
         let Some(me) = self.me.clone() else {
             return Err(Error::new(ErrorKind::Closed));
         };
+        let conn = ConnLink {
+            remove: me.clone().recipient(),
+            set_max: me.clone().recipient(),
+            drain: me.recipient(),
+        };
         let sid = self.session.new_sid();
         let shared = Arc::new(SubShared::new(Some(self.writer.clone())));
         let addr = Subscription::new(SubscriptionInit {
             sid,
             subject: msg.subject.clone(),
             shared: shared.clone(),
-            conn: me,
+            conn,
             timeout: msg.options.timeout,
             on_end: msg.options.on_end,
         })
@@ -730,7 +714,8 @@ impl Handler<Subscribe> for Connection {
         Ok(SubscriptionHandle {
             sid,
             subject: msg.subject,
-            addr,
+            unsubscribe: addr.clone().recipient(),
+            drain: addr.recipient(),
             shared,
         })
     }

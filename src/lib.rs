@@ -116,6 +116,12 @@
 //! event. Dropped rather than delivered: a [`Msg`]'s subject is a valid
 //! [`Subject`], and a handler should never see one that is not.
 
+//! The actors' files depend one way: `messages` ← `subscription` ←
+//! `connection` ← `muxer` ← `supervisor` ← `client`. The messages the
+//! actors exchange live in [`messages`], below them all, and an actor holds
+//! another's mailbox as a `Recipient` of the messages it sends, never as an
+//! `Addr` of a file above it.
+//!
 //! Everything that is not an actor (the codec, headers, subject rules,
 //! options, nuid) is plain code that runs without a runtime.
 #![forbid(unsafe_code)]
@@ -137,6 +143,7 @@ pub mod msg;
 pub mod muxer;
 pub mod nuid;
 pub mod options;
+mod pending;
 mod pool;
 pub mod proto;
 pub mod queue;

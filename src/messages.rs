@@ -4,13 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Addr, Message, Recipient};
+use actix::{Message, Recipient};
 use bytes::Bytes;
 
+use crate::event::Event;
 use crate::headers::HeaderMap;
+use crate::pending::SubShared;
+use crate::proto::ServerError;
 use crate::proto::ServerInfo;
 use crate::stats::Statistics;
-use crate::subscription::{SubShared, Subscription};
 use crate::{Error, Msg, Subject};
 
 /// Publishes a message. The result says whether it was accepted for
@@ -204,7 +206,8 @@ impl Subscribe {
 pub struct SubscriptionHandle {
     pub(crate) sid: u64,
     pub(crate) subject: Subject,
-    pub(crate) addr: Addr<Subscription>,
+    pub(crate) unsubscribe: Recipient<Unsubscribe>,
+    pub(crate) drain: Recipient<Drain>,
     pub(crate) shared: Arc<SubShared>,
 }
 
@@ -217,9 +220,52 @@ impl SubscriptionHandle {
     pub fn subject(&self) -> &Subject {
         &self.subject
     }
-    /// The subscription's actor, which takes [`Unsubscribe`] and [`Drain`].
-    pub fn addr(&self) -> &Addr<Subscription> {
-        &self.addr
+    /// Unsubscribes now (`None`) or after `max` messages in all.
+    ///
+    /// # Errors
+    ///
+    /// `Closed` when the subscription already ended.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(handle: nats_actix::SubscriptionHandle) -> nats_actix::Result<()> {
+    /// handle.unsubscribe(Some(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn unsubscribe(&self, max: Option<u64>) -> Result<(), Error> {
+        self.unsubscribe
+            .send(Unsubscribe { max })
+            .await
+            .map_err(|_| Error::new(crate::ErrorKind::Closed))?
+    }
+    /// Drains: no new messages; those already sent by the server are still
+    /// delivered, then the subscription ends.
+    ///
+    /// # Errors
+    ///
+    /// `Closed` when the subscription already ended.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(handle: nats_actix::SubscriptionHandle) -> nats_actix::Result<()> {
+    /// handle.drain().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn drain(&self) -> Result<(), Error> {
+        self.drain
+            .send(Drain)
+            .await
+            .map_err(|_| Error::new(crate::ErrorKind::Closed))?
+    }
+    /// The subscription actor's mailbox for [`Unsubscribe`].
+    pub fn unsubscribe_recipient(&self) -> &Recipient<Unsubscribe> {
+        &self.unsubscribe
+    }
+    /// The subscription actor's mailbox for [`Drain`].
+    pub fn drain_recipient(&self) -> &Recipient<Drain> {
+        &self.drain
     }
     /// Messages handled so far (delivered and released by the handler
     /// or the stream's reader).
@@ -245,7 +291,7 @@ impl SubscriptionHandle {
 }
 
 /// Unsubscribes, now or after `max` messages in all. Send it to a
-/// [`Subscription`] actor.
+/// [`Subscription`](crate::subscription::Subscription) actor.
 #[derive(Debug, Clone, Copy, Default, Message)]
 #[rtype(result = "Result<(), Error>")]
 pub struct Unsubscribe {
@@ -253,7 +299,7 @@ pub struct Unsubscribe {
     pub max: Option<u64>,
 }
 
-/// Drains: a subscription (sent to a [`Subscription`] actor) stops
+/// Drains: a subscription (sent to a [`Subscription`](crate::subscription::Subscription) actor) stops
 /// receiving new messages and ends after delivering those already sent by
 /// the server; the connection (sent to the Connection) drains every
 /// subscription, flushes and closes.
@@ -355,5 +401,122 @@ impl Request {
             payload: payload.into(),
             options: RequestOptions::default(),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Between the crate's actors. They live here, below every actor, so that
+// the actors' files depend one way: messages ← subscription ← connection ←
+// muxer ← supervisor ← client. An actor holds another's mailbox as a
+// `Recipient` of the messages it sends, never as an `Addr` of a file above.
+// ---------------------------------------------------------------------------
+
+/// Ends the subscription (max reached, drained, connection closed,
+/// permission violation, ...). The Connection has already forgotten it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct End(pub(crate) Option<Error>);
+
+/// Removes a subscription from the routing table (its actor ended it),
+/// sending UNSUB when asked.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct RemoveSub {
+    pub(crate) sid: u64,
+    pub(crate) unsub: bool,
+}
+
+/// Sets the auto-unsubscribe count of a subscription.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct SetMax {
+    pub(crate) sid: u64,
+    pub(crate) max: u64,
+}
+
+/// Drains one subscription: UNSUB, then a PING/PONG; when the PONG
+/// arrives every message for it has been delivered and it ends.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub(crate) struct DrainSub {
+    pub(crate) sid: u64,
+}
+
+/// The Connection's mailboxes a Subscription actor sends to.
+#[derive(Clone)]
+pub(crate) struct ConnLink {
+    pub(crate) remove: Recipient<RemoveSub>,
+    pub(crate) set_max: Recipient<SetMax>,
+    pub(crate) drain: Recipient<DrainSub>,
+}
+
+impl std::fmt::Debug for ConnLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnLink")
+    }
+}
+
+/// A cheap handle to emit status events through the Supervisor.
+#[derive(Clone)]
+pub(crate) struct EventBus(pub(crate) Recipient<Event>);
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventBus")
+    }
+}
+
+impl EventBus {
+    pub(crate) fn emit(&self, event: Event) {
+        self.0.do_send(event);
+    }
+}
+
+/// The Connection lost its transport.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ConnectionLost {
+    pub(crate) server: String,
+    /// `None` when the client asked for it (`force_reconnect`).
+    pub(crate) reason: Option<Error>,
+}
+
+/// The Connection closed for good.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Closed {
+    pub(crate) reason: Option<Error>,
+}
+
+/// `connect_urls` from an INFO.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ServersUpdate {
+    pub(crate) urls: Vec<String>,
+}
+
+/// The server entered lame duck mode.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct LameDuck;
+
+/// A `-ERR` that leaves the connection open.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct AsyncServerError(pub(crate) ServerError);
+
+/// The Supervisor's mailboxes the Connection reports to.
+#[derive(Clone)]
+pub(crate) struct SupervisorLink {
+    pub(crate) lost: Recipient<ConnectionLost>,
+    pub(crate) closed: Recipient<Closed>,
+    pub(crate) servers: Recipient<ServersUpdate>,
+    pub(crate) lame_duck: Recipient<LameDuck>,
+    pub(crate) server_error: Recipient<AsyncServerError>,
+}
+
+impl std::fmt::Debug for SupervisorLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SupervisorLink")
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::headers::{HeaderMap, StatusCode};
-use crate::subscription::PendingToken;
+use crate::pending::PendingToken;
 use crate::writer::Writer;
 use crate::{Error, ErrorKind, Subject};
 

@@ -170,7 +170,7 @@ impl MuxShared {
             &req.payload,
         ) {
             handle
-                .addr
+                .unsubscribe
                 .do_send(crate::messages::Unsubscribe { max: None });
             return Err(e);
         }
@@ -185,7 +185,7 @@ impl MuxShared {
                 .unwrap_or_else(|| Error::new(ErrorKind::Closed))),
             Err(_) => {
                 handle
-                    .addr
+                    .unsubscribe
                     .do_send(crate::messages::Unsubscribe { max: None });
                 Err(Error::new(ErrorKind::TimedOut))
             }

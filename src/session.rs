@@ -13,9 +13,9 @@ use actix::Recipient;
 use bytes::{BufMut, BytesMut};
 use tokio::sync::oneshot;
 
-use crate::messages::Delivery;
+use crate::messages::{Delivery, End};
+use crate::pending::SubShared;
 use crate::proto::{ClientOp, ServerInfo};
-use crate::subscription::{End, SubShared};
 use crate::{Error, Subject};
 
 /// What a PONG answers.

@@ -13,121 +13,16 @@
 //! raised once per episode, and the connection stays up.
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::connection::{Connection, DrainSub, RemoveSub, SetMax};
-use crate::messages::{Drain, SubscriptionEnded, Unsubscribe};
-use crate::writer::Writer;
+use crate::messages::{
+    ConnLink, Drain, DrainSub, End, RemoveSub, SetMax, SubscriptionEnded, Unsubscribe,
+};
+pub use crate::pending::SubShared;
 use crate::{Error, ErrorKind, Subject};
-
-/// Counters shared between the Connection (which delivers), the actor, the
-/// user's handles and each delivered message.
-#[derive(Debug, Default)]
-pub struct SubShared {
-    pub(crate) received: AtomicU64,
-    pub(crate) pending_msgs: AtomicU64,
-    pub(crate) pending_bytes: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) slow: AtomicBool,
-    closed: AtomicBool,
-    end_reason: Mutex<Option<Error>>,
-    /// For [`Msg::respond`](crate::Msg::respond): one reference per
-    /// subscription, not one per message.
-    pub(crate) writer: Option<Arc<Writer>>,
-}
-
-impl SubShared {
-    pub(crate) fn new(writer: Option<Arc<Writer>>) -> SubShared {
-        SubShared {
-            writer,
-            ..SubShared::default()
-        }
-    }
-
-    /// Messages handled so far: delivered and released by the handler or
-    /// the stream's reader (a message still queued, or still held, is
-    /// [`pending`](SubShared::pending), not processed).
-    pub fn processed(&self) -> u64 {
-        // Every message received was dropped, or delivered; a delivered
-        // one is pending until released.
-        self.received
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.dropped.load(Ordering::Relaxed))
-            .saturating_sub(self.pending_msgs.load(Ordering::Relaxed))
-    }
-    /// Messages delivered so far (handled or still pending), not counting
-    /// those dropped by the slow-consumer policy.
-    pub fn delivered(&self) -> u64 {
-        self.received
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.dropped.load(Ordering::Relaxed))
-    }
-    /// Messages delivered and not yet dropped by the user.
-    pub fn pending(&self) -> u64 {
-        self.pending_msgs.load(Ordering::Relaxed)
-    }
-    /// Bytes delivered and not yet dropped by the user.
-    pub fn pending_bytes(&self) -> u64 {
-        self.pending_bytes.load(Ordering::Relaxed)
-    }
-    /// Messages dropped by the slow-consumer policy.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-    /// Whether the subscription ended.
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-    /// Why the subscription ended, if it ended with an error.
-    pub fn end_reason(&self) -> Option<Error> {
-        self.end_reason.lock().ok().and_then(|r| r.clone())
-    }
-
-    fn set_end_reason(&self, reason: Option<Error>) {
-        if let Ok(mut r) = self.end_reason.lock()
-            && r.is_none()
-        {
-            *r = reason;
-        }
-    }
-}
-
-/// Held by each delivered [`Msg`](crate::Msg): while it lives, the message
-/// is pending.
-#[derive(Debug)]
-pub(crate) struct PendingToken {
-    shared: Arc<SubShared>,
-    bytes: u64,
-}
-
-impl PendingToken {
-    pub(crate) fn new(shared: Arc<SubShared>, bytes: u64) -> PendingToken {
-        PendingToken { shared, bytes }
-    }
-
-    pub(crate) fn writer(&self) -> Option<&Arc<Writer>> {
-        self.shared.writer.as_ref()
-    }
-}
-
-impl Drop for PendingToken {
-    fn drop(&mut self) {
-        self.shared.pending_msgs.fetch_sub(1, Ordering::Relaxed);
-        self.shared
-            .pending_bytes
-            .fetch_sub(self.bytes, Ordering::Relaxed);
-    }
-}
-
-/// Ends the subscription (max reached, drained, connection closed,
-/// permission violation, ...). The Connection has already forgotten it.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct End(pub(crate) Option<Error>);
 
 /// The Subscription actor.
 #[derive(Debug)]
@@ -135,7 +30,7 @@ pub struct Subscription {
     sid: u64,
     subject: Subject,
     shared: Arc<SubShared>,
-    conn: Addr<Connection>,
+    conn: ConnLink,
     timeout: Option<Duration>,
     on_end: Option<Recipient<SubscriptionEnded>>,
 }
@@ -144,7 +39,7 @@ pub(crate) struct SubscriptionInit {
     pub(crate) sid: u64,
     pub(crate) subject: Subject,
     pub(crate) shared: Arc<SubShared>,
-    pub(crate) conn: Addr<Connection>,
+    pub(crate) conn: ConnLink,
     pub(crate) timeout: Option<Duration>,
     pub(crate) on_end: Option<Recipient<SubscriptionEnded>>,
 }
@@ -166,7 +61,7 @@ impl Subscription {
     fn finish(&mut self, unsub: bool, reason: Option<Error>, ctx: &mut Context<Self>) {
         // The reason must be visible before the stream ends.
         self.shared.set_end_reason(reason);
-        self.conn.do_send(RemoveSub {
+        self.conn.remove.do_send(RemoveSub {
             sid: self.sid,
             unsub,
         });
@@ -214,7 +109,7 @@ impl Handler<Unsubscribe> for Subscription {
 
     fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) -> Self::Result {
         match msg.max {
-            Some(max) => self.conn.do_send(SetMax { sid: self.sid, max }),
+            Some(max) => self.conn.set_max.do_send(SetMax { sid: self.sid, max }),
             None => self.finish(true, None, ctx),
         }
         Ok(())
@@ -225,7 +120,7 @@ impl Handler<Drain> for Subscription {
     type Result = ResponseActFuture<Self, Result<(), Error>>;
 
     fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
-        let conn = self.conn.clone();
+        let conn = self.conn.drain.clone();
         let sid = self.sid;
         Box::pin(
             async move { conn.send(DrainSub { sid }).await? }

@@ -24,10 +24,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::connection::{Attach, CloseWith, Connection, ForceReconnect};
 use crate::event::Event;
+pub(crate) use crate::messages::EventBus;
+use crate::messages::{
+    AsyncServerError, Closed, ConnectionLost, LameDuck, ServersUpdate, SupervisorLink,
+};
 use crate::muxer::{PublishDenied, RequestMux};
 use crate::options::ConnectOptions;
 use crate::pool::{Backoff, Server, ServerPool};
-use crate::proto::{ServerError, ServerErrorKind};
+use crate::proto::ServerErrorKind;
 use crate::stats::StatsCounters;
 use crate::transport::{self, Transport};
 use crate::{Error, ErrorKind};
@@ -36,22 +40,6 @@ use crate::{Error, ErrorKind};
 /// misses the newest events, which are counted in
 /// [`EventStream::lagged`](crate::client::EventStream::lagged).
 pub(crate) const EVENT_STREAM_CAPACITY: usize = 1024;
-
-/// A cheap handle to emit status events through the Supervisor.
-#[derive(Clone)]
-pub(crate) struct EventBus(pub(crate) Recipient<Event>);
-
-impl std::fmt::Debug for EventBus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EventBus")
-    }
-}
-
-impl EventBus {
-    pub(crate) fn emit(&self, event: Event) {
-        self.0.do_send(event);
-    }
-}
 
 /// Where the connect loop stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +279,17 @@ impl Supervisor {
         let urls = t.info.connect_urls.clone();
         let ldm = t.info.lame_duck_mode;
         if let Some(conn) = &self.conn {
-            conn.do_send(Attach(t, ctx.address()));
+            let me = ctx.address();
+            conn.do_send(Attach(
+                t,
+                SupervisorLink {
+                    lost: me.clone().recipient(),
+                    closed: me.clone().recipient(),
+                    servers: me.clone().recipient(),
+                    lame_duck: me.clone().recipient(),
+                    server_error: me.recipient(),
+                },
+            ));
         }
         if first {
             self.emit(Event::Connected { server });
@@ -412,15 +410,6 @@ impl Handler<ConnectFirst> for Supervisor {
     }
 }
 
-/// The Connection lost its transport.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct ConnectionLost {
-    pub(crate) server: String,
-    /// `None` when the client asked for it (`force_reconnect`).
-    pub(crate) reason: Option<Error>,
-}
-
 impl Handler<ConnectionLost> for Supervisor {
     type Result = ();
 
@@ -455,13 +444,6 @@ impl Handler<ConnectionLost> for Supervisor {
     }
 }
 
-/// The Connection closed for good.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Closed {
-    pub(crate) reason: Option<Error>,
-}
-
 impl Handler<Closed> for Supervisor {
     type Result = ();
 
@@ -493,13 +475,6 @@ impl Handler<Closed> for Supervisor {
     }
 }
 
-/// `connect_urls` from an INFO.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct ServersUpdate {
-    pub(crate) urls: Vec<String>,
-}
-
 impl Handler<ServersUpdate> for Supervisor {
     type Result = ();
 
@@ -507,11 +482,6 @@ impl Handler<ServersUpdate> for Supervisor {
         self.apply_urls(&msg.urls);
     }
 }
-
-/// The server entered lame duck mode.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct LameDuck;
 
 impl Handler<LameDuck> for Supervisor {
     type Result = ();
@@ -533,11 +503,6 @@ impl Handler<GetServers> for Supervisor {
         MessageResult(self.pool.urls())
     }
 }
-
-/// A `-ERR` that leaves the connection open.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct AsyncServerError(pub(crate) ServerError);
 
 impl Handler<AsyncServerError> for Supervisor {
     type Result = ();
