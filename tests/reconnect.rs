@@ -439,3 +439,35 @@ async fn k81_drain_delivers_all_then_closes() {
         start.elapsed()
     );
 }
+
+/// A drain asked for while disconnected takes effect after the reconnect:
+/// the publishes buffered before it go out, then the client closes
+/// cleanly.
+#[actix_rt::test]
+async fn drain_while_reconnecting_completes_after_the_reconnect() {
+    let mut server = NatsServer::start();
+    let (rec, mut rx) = event_sink();
+    let client = connect_with(server.client_url(), fast().event_recipient(rec)).await;
+    let watcher = {
+        server.kill();
+        next_timed(&mut rx, is_disconnected).await;
+        within(client.publish("drained.pub", "before the drain"))
+            .await
+            .unwrap();
+        let drainer = client.clone();
+        let drain = actix_rt::spawn(async move { drainer.drain().await });
+        tokio::task::yield_now().await;
+        assert_eq!(client.connection_state(), ConnectionState::Draining);
+        let err = within(client.request("x", "y")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        server.restart();
+        let watcher = connect_with(server.client_url(), ConnectOptions::new()).await;
+        (drain, watcher)
+    };
+    let (drain, _watcher) = watcher;
+    within(drain).await.unwrap().expect("the drain completed");
+    assert!(within(client.closed()).await.is_none(), "a clean close");
+    assert_eq!(client.stats().reconnects, 1);
+    // The publish buffered before the drain reached the new server.
+    assert_eq!(server.varz()["in_msgs"].as_u64(), Some(1));
+}
