@@ -280,10 +280,6 @@ fn header_map(pairs: &[Header]) -> Option<HeaderMap> {
     Some(h)
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::with_source(ErrorKind::InvalidArgument, msg.into())
-}
-
 /// The connect options the global flags describe.
 fn connect_options(g: &Global) -> Result<ConnectOptions, Error> {
     let servers: Vec<&str> = if g.servers.is_empty() {
@@ -316,9 +312,8 @@ fn connect_options(g: &Global) -> Result<ConnectOptions, Error> {
         o = o.token(t.as_str());
     }
     if let Some(path) = &g.nkey {
-        let seed = std::fs::read_to_string(path)
-            .map_err(|e| invalid(format!("--nkey {}: {e}", path.display())))?;
-        o = o.nkey(seed.trim());
+        // Read on each connect; `validate` checks it before the first.
+        o = o.nkey_file(path.clone());
     }
     if let Some(path) = &g.creds {
         o = o.credentials_file(path.clone());
@@ -348,6 +343,21 @@ fn emit(line: &str) {
     if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
         std::process::exit(0);
     }
+}
+
+/// An error as the contract prints it: the kind's name first
+/// (`authorization violation: ...`, `permissions violation: ...`,
+/// `tls: ...`, `timeout: ...`, `no responders: ...`), then the detail.
+fn typed_error(e: &Error) -> String {
+    let prefix = match e.kind() {
+        ErrorKind::Authentication => "authorization violation",
+        ErrorKind::AuthorizationViolation => "permissions violation",
+        ErrorKind::Tls => "tls",
+        ErrorKind::TimedOut => "timeout",
+        ErrorKind::NoResponders => "no responders",
+        _ => return e.to_string(),
+    };
+    format!("{prefix}: {e}")
 }
 
 fn emit_json<T: Serialize>(value: &T) {
@@ -1013,7 +1023,7 @@ fn main() {
     let code = match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", typed_error(&e));
             1
         }
     };

@@ -132,6 +132,7 @@
     rustdoc::broken_intra_doc_links
 )]
 
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod connection;

@@ -580,8 +580,7 @@ pub struct ConnectOptions {
     pub(crate) user: Option<String>,
     pub(crate) pass: Option<String>,
     pub(crate) token: Option<String>,
-    pub(crate) nkey_seed: Option<String>,
-    pub(crate) credentials_file: Option<PathBuf>,
+    pub(crate) auth: Option<crate::auth::Authenticator>,
     pub(crate) tls_required: bool,
     pub(crate) tls_ca_file: Option<PathBuf>,
     pub(crate) tls_cert_file: Option<PathBuf>,
@@ -629,8 +628,7 @@ impl Default for ConnectOptions {
             user: None,
             pass: None,
             token: None,
-            nkey_seed: None,
-            credentials_file: None,
+            auth: None,
             tls_required: false,
             tls_ca_file: None,
             tls_cert_file: None,
@@ -683,8 +681,7 @@ impl fmt::Debug for ConnectOptions {
             .field("user", &self.user)
             .field("pass", &redact(&self.pass))
             .field("token", &redact(&self.token))
-            .field("nkey_seed", &redact(&self.nkey_seed))
-            .field("credentials_file", &self.credentials_file)
+            .field("auth", &self.auth)
             .field("tls_required", &self.tls_required)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("tls_cert_file", &self.tls_cert_file)
@@ -1076,17 +1073,63 @@ impl ConnectOptions {
         self
     }
 
-    /// An nkey seed. Stored; authentication modes beyond user/pass and
-    /// token arrive with the auth issue.
-    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
-        self.nkey_seed = Some(seed.into());
-        self
+    /// Authenticates with an nkey: the user seed (`SU...`) signs the
+    /// server's nonce. The same as
+    /// `.authenticator(Authenticator::nkey_seed(seed))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let seed = nkeys::KeyPair::new_user().seed().unwrap();
+    /// assert!(nats_actix::ConnectOptions::new().nkey(seed).validate().is_ok());
+    /// ```
+    pub fn nkey(self, seed: impl Into<String>) -> Self {
+        self.authenticator(crate::auth::Authenticator::nkey_seed(seed))
     }
 
-    /// A `.creds` file (user JWT and nkey seed). Stored; authentication
-    /// modes beyond user/pass and token arrive with the auth issue.
-    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.credentials_file = Some(path.into());
+    /// Authenticates with an nkey whose seed is in a file (read on each
+    /// connect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().nkey_file("/no/such/user.nk");
+    /// assert!(o.validate().is_err());
+    /// ```
+    pub fn nkey_file(self, path: impl Into<PathBuf>) -> Self {
+        self.authenticator(crate::auth::Authenticator::nkey_file(path))
+    }
+
+    /// Authenticates with a creds file (user JWT and seed), re-read on
+    /// each connect. The same as
+    /// `.authenticator(Authenticator::creds_file(path))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = nats_actix::ConnectOptions::new().credentials_file("/no/such/app.creds");
+    /// assert!(o.validate().is_err(), "validate reads the file");
+    /// ```
+    pub fn credentials_file(self, path: impl Into<PathBuf>) -> Self {
+        self.authenticator(crate::auth::Authenticator::creds_file(path))
+    }
+
+    /// How to authenticate: nkey, JWT, creds, or user/password and token
+    /// as [`Authenticator`](crate::auth::Authenticator)s (see
+    /// [`auth`](crate::auth)). One mode per client: giving an
+    /// authenticator together with `user`/`pass`/`token` is rejected by
+    /// [`validate`](ConnectOptions::validate). Credentials in a server URL
+    /// still win for that server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::{ConnectOptions, auth::Authenticator};
+    /// let o = ConnectOptions::new().authenticator(Authenticator::token("t0k3n"));
+    /// assert!(o.validate().is_ok());
+    /// ```
+    pub fn authenticator(mut self, auth: crate::auth::Authenticator) -> Self {
+        self.auth = Some(auth);
         self
     }
 
@@ -1202,6 +1245,20 @@ impl ConnectOptions {
         if self.servers.is_empty() && self.port == 0 {
             return Err(invalid("port must not be 0"));
         }
+        if let Some(a) = &self.auth {
+            if self.user.is_some() || self.pass.is_some() || self.token.is_some() {
+                return Err(invalid(
+                    "give one authentication mode: an authenticator (nkey, JWT, creds) \
+                     together with user/pass or token is ambiguous",
+                ));
+            }
+            a.validate()?;
+        }
+        if self.token.is_some() && (self.user.is_some() || self.pass.is_some()) {
+            return Err(invalid(
+                "give one authentication mode: a token together with user/pass is ambiguous",
+            ));
+        }
         if self.drain_timeout.is_zero() {
             return Err(invalid("drain_timeout must be greater than zero"));
         }
@@ -1244,17 +1301,45 @@ impl ConnectOptions {
     /// The `CONNECT` options for `server`. Credentials in the server's URL
     /// take precedence: when it has any, only they are sent; otherwise the
     /// user, password and token options are.
-    pub(crate) fn connect_info(&self, server: &ServerAddr) -> ConnectInfo {
-        let (user, pass, token) = if server.has_credentials() {
-            (
-                server.user.clone(),
-                server.pass.clone(),
-                server.token.clone(),
-            )
-        } else {
-            (self.user.clone(), self.pass.clone(), self.token.clone())
+    /// The authenticator for `server`: the URL's credentials when it has
+    /// some (sent only to that server), else the options'.
+    pub(crate) fn auth_for(&self, server: &ServerAddr) -> Option<crate::auth::Authenticator> {
+        use crate::auth::Authenticator;
+        if server.has_credentials() {
+            return match (&server.user, &server.pass, &server.token) {
+                (Some(u), p, _) => Some(Authenticator::user_password(
+                    u.clone(),
+                    p.clone().unwrap_or_default(),
+                )),
+                (None, _, Some(t)) => Some(Authenticator::token(t.clone())),
+                _ => None,
+            };
+        }
+        if let Some(a) = &self.auth {
+            return Some(a.clone());
+        }
+        match (&self.user, &self.pass, &self.token) {
+            (Some(u), p, _) => Some(Authenticator::user_password(
+                u.clone(),
+                p.clone().unwrap_or_default(),
+            )),
+            (None, _, Some(t)) => Some(Authenticator::token(t.clone())),
+            _ => None,
+        }
+    }
+
+    /// The CONNECT for `server`, with the credentials of this connect
+    /// (the nonce signed where the mode needs it).
+    pub(crate) fn connect_info(
+        &self,
+        server: &ServerAddr,
+        nonce: Option<&str>,
+    ) -> Result<ConnectInfo, Error> {
+        let creds = match self.auth_for(server) {
+            Some(a) => a.credentials(nonce)?,
+            None => crate::auth::Credentials::default(),
         };
-        ConnectInfo {
+        Ok(ConnectInfo {
             verbose: self.verbose,
             pedantic: self.pedantic,
             tls_required: self.tls_required || server.tls_required,
@@ -1262,11 +1347,14 @@ impl ConnectOptions {
             echo: !self.no_echo,
             headers: true,
             no_responders: true,
-            user,
-            pass,
-            auth_token: token,
+            user: creds.user,
+            pass: creds.pass,
+            auth_token: creds.auth_token,
+            jwt: creds.jwt,
+            nkey: creds.nkey,
+            sig: creds.sig,
             ..ConnectInfo::default()
-        }
+        })
     }
 }
 
@@ -1572,8 +1660,7 @@ mod tests {
         assert_eq!(o.connection_timeout, Duration::from_millis(20_000));
         assert!(!o.wait_on_first_connect);
         assert_eq!((o.user, o.pass, o.token), (None, None, None));
-        assert_eq!(o.nkey_seed, None);
-        assert_eq!(o.credentials_file, None);
+        assert!(o.auth.is_none());
         assert!(!o.tls_required);
         assert_eq!(o.tls_ca_file, None);
         assert_eq!((o.tls_cert_file, o.tls_key_file), (None, None));
@@ -1621,7 +1708,6 @@ mod tests {
             .user("u")
             .pass("p")
             .token("t")
-            .nkey("SUSEED")
             .credentials_file("/x.creds")
             .tls_required(true)
             .tls_ca_file("/ca.pem")
@@ -1657,8 +1743,7 @@ mod tests {
         assert_eq!(o.user.as_deref(), Some("u"));
         assert_eq!(o.pass.as_deref(), Some("p"));
         assert_eq!(o.token.as_deref(), Some("t"));
-        assert_eq!(o.nkey_seed.as_deref(), Some("SUSEED"));
-        assert_eq!(o.credentials_file, Some(PathBuf::from("/x.creds")));
+        assert!(format!("{:?}", o.auth).contains("CredsFile(/x.creds)"));
         assert!(o.tls_required && o.tls_handshake_first);
         assert_eq!(o.tls_ca_file, Some(PathBuf::from("/ca.pem")));
         assert_eq!(o.tls_cert_file, Some(PathBuf::from("/cert.pem")));
@@ -1671,7 +1756,9 @@ mod tests {
         assert_eq!(o.max_control_line, 40);
         assert_eq!(o.max_payload_ceiling, 50);
         assert_eq!(o.flush_watermark, 60);
-        assert!(o.validate().is_ok());
+        // Every auth setter at once is ambiguous.
+        let err = o.validate().unwrap_err();
+        assert!(err.to_string().contains("one authentication mode"), "{err}");
 
         // Clones share the handler.
         let c = o.clone();
@@ -1844,9 +1931,8 @@ mod tests {
             .pedantic(true)
             .no_echo(true)
             .user("u")
-            .pass("p")
-            .token("t");
-        let info = o.connect_info(&addr("host"));
+            .pass("p");
+        let info = o.connect_info(&addr("host"), None).unwrap();
         assert!(info.verbose && info.pedantic);
         assert!(!info.echo);
         assert!(info.headers && info.no_responders);
@@ -1854,28 +1940,39 @@ mod tests {
         assert_eq!(info.name.as_deref(), Some("svc"));
         assert_eq!(info.user.as_deref(), Some("u"));
         assert_eq!(info.pass.as_deref(), Some("p"));
+        assert_eq!(info.auth_token, None);
+        let token = ConnectOptions::new().token("t");
+        let info = token.connect_info(&addr("host"), None).unwrap();
         assert_eq!(info.auth_token.as_deref(), Some("t"));
+        assert_eq!((info.user, info.pass), (None, None));
         assert_eq!(info.lang, "rust");
         assert_eq!(info.protocol, 1);
 
-        let info = ConnectOptions::new().connect_info(&addr("tls://host"));
+        let info = ConnectOptions::new()
+            .connect_info(&addr("tls://host"), None)
+            .unwrap();
         assert!(info.echo && info.tls_required);
         assert_eq!((info.user, info.pass, info.auth_token), (None, None, None));
         let info = ConnectOptions::new()
             .tls_required(true)
-            .connect_info(&addr("host"));
+            .connect_info(&addr("host"), None)
+            .unwrap();
         assert!(info.tls_required);
     }
 
     #[test]
     fn connect_info_url_credentials_win() {
         let o = ConnectOptions::new().user("u").pass("p").token("t");
-        let info = o.connect_info(&addr("nats://url-user:url-pass@host"));
+        let info = o
+            .connect_info(&addr("nats://url-user:url-pass@host"), None)
+            .unwrap();
         assert_eq!(info.user.as_deref(), Some("url-user"));
         assert_eq!(info.pass.as_deref(), Some("url-pass"));
         assert_eq!(info.auth_token, None);
 
-        let info = o.connect_info(&addr("nats://url-token@host"));
+        let info = o
+            .connect_info(&addr("nats://url-token@host"), None)
+            .unwrap();
         assert_eq!(info.user, None);
         assert_eq!(info.pass, None);
         assert_eq!(info.auth_token.as_deref(), Some("url-token"));

@@ -80,15 +80,30 @@ async fn handshake(server: &ServerAddr, opts: &ConnectOptions) -> Result<Transpo
             "TLS is not supported yet by nats-actix",
         ));
     }
-    let connect = opts.connect_info(server);
-    let mut out = BytesMut::new();
-    ClientOp::Connect(Box::new(connect.clone())).encode(&mut out)?;
-    ClientOp::Ping.encode(&mut out)?;
+    let connect = opts.connect_info(server, info.nonce.as_deref())?;
     if opts.debug {
+        // ConnectInfo's Debug redacts every secret.
         tracing::debug!(target: "nats_actix::trace", server = %server, "->> CONNECT {:?}", connect);
         tracing::debug!(target: "nats_actix::trace", server = %server, "->> PING");
     }
-    write.write_all(&out).await?;
+    let mut out = BytesMut::new();
+    let op = ClientOp::Connect(Box::new(connect));
+    let encoded = op.encode(&mut out);
+    // The secrets are in `out` now: zero the copies in the CONNECT.
+    if let ClientOp::Connect(mut c) = op {
+        use zeroize::Zeroize;
+        for secret in [&mut c.pass, &mut c.auth_token, &mut c.jwt, &mut c.sig]
+            .into_iter()
+            .flatten()
+        {
+            secret.zeroize();
+        }
+    }
+    encoded?;
+    ClientOp::Ping.encode(&mut out)?;
+    let written = write.write_all(&out).await;
+    zeroize::Zeroize::zeroize(&mut out[..]);
+    written?;
     loop {
         match read_op(&mut read, &mut parser, &mut buf).await? {
             ServerOp::Pong => break,

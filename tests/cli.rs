@@ -688,3 +688,51 @@ fn supervised_example_survives_a_restart() {
         "{stderr:?}"
     );
 }
+
+/// `--nkey FILE` and `--creds FILE` authenticate; refused credentials
+/// print `error: authorization violation: ...` and exit 1.
+#[test]
+fn nkey_and_creds_flags() {
+    let user = nkeys::KeyPair::new_user();
+    let server = NatsServer::with_config(&format!(
+        "authorization {{ users = [ {{ nkey: {} }} ] }}",
+        user.public_key()
+    ));
+    let url = server.client_url();
+    let seed_file = server.dir().join("user.nk");
+    std::fs::write(&seed_file, user.seed().unwrap()).unwrap();
+    let seed_path = seed_file.to_string_lossy().to_string();
+    run_ok(&["-s", &url, "--nkey", &seed_path, "pub", "cli.auth", "x"]);
+
+    let wrong = server.dir().join("wrong.nk");
+    std::fs::write(&wrong, nkeys::KeyPair::new_user().seed().unwrap()).unwrap();
+    let out = run(&[
+        "-s",
+        &url,
+        "--nkey",
+        &wrong.to_string_lossy(),
+        "pub",
+        "cli.auth",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: authorization violation: "),
+        "stderr: {stderr:?}"
+    );
+
+    let op = support::jwt::Operator::new();
+    let jwt_server = NatsServer::with_config(&op.server_config());
+    let creds = jwt_server.dir().join("u.creds");
+    std::fs::write(&creds, op.creds(&user)).unwrap();
+    run_ok(&[
+        "-s",
+        &jwt_server.client_url(),
+        "--creds",
+        &creds.to_string_lossy(),
+        "pub",
+        "cli.auth",
+        "x",
+    ]);
+}

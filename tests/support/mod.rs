@@ -10,6 +10,7 @@
 
 pub mod events;
 pub mod fake;
+pub mod jwt;
 pub mod proxy;
 
 use std::fs::{self, File, OpenOptions};
