@@ -31,7 +31,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, BoxError>;
 
 const SIZES: [usize; 3] = [16, 128, 1024];
-const DEFAULT_SCENARIOS: &str = "pub,pubsub,req,req64,mem,subs";
+const DEFAULT_SCENARIOS: &str = "pub,pubsub,req,req64,mem,subs,recovery";
 /// A subscriber that sees nothing for this long gives up and counts losses.
 const IDLE: Duration = Duration::from_secs(10);
 /// The raw writer's write size.
@@ -56,6 +56,7 @@ struct Config {
     inflight: usize,
     mem_count: usize,
     subs_count: usize,
+    recovery_runs: usize,
     runs: usize,
     scenarios: Vec<String>,
     sizes: Vec<usize>,
@@ -94,6 +95,7 @@ impl Config {
             inflight: env_usize("BENCH_INFLIGHT").unwrap_or(64).max(1),
             mem_count: env_usize("BENCH_MEM_COUNT").unwrap_or(10_000_000),
             subs_count: env_usize("BENCH_SUBS_COUNT").unwrap_or(100_000).max(1),
+            recovery_runs: env_usize("BENCH_RECOVERY_RUNS").unwrap_or(5).max(1),
             runs: env_usize("BENCH_RUNS").unwrap_or(3).max(1),
             scenarios,
             sizes,
@@ -1063,6 +1065,539 @@ mod raw_side {
 }
 
 // ---------------------------------------------------------------------------
+// Recovery: a server restart and a cluster node's death
+// ---------------------------------------------------------------------------
+
+/// `recovery`: how long each client takes to get messages flowing again
+/// after the server it is connected to dies. See `benches/README.md`.
+mod recovery {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::{mpsc, oneshot};
+
+    pub(crate) const SUBJECT: &str = "bench.recovery";
+    /// A run whose first message after the fault takes longer than this
+    /// counts as a timeout.
+    const TIMEOUT: Duration = Duration::from_secs(20);
+    /// nats-actix's default `reconnect_time_wait` and `reconnect_jitter`.
+    pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(2);
+    pub(crate) const JITTER: Duration = Duration::from_millis(100);
+    /// The slack of the goal over wait + jitter.
+    pub(crate) const SLACK: Duration = Duration::from_millis(50);
+
+    /// A `nats-server` with a configuration file of its own, restartable on
+    /// the same ports.
+    pub(crate) struct Node {
+        conf: PathBuf,
+        pub(crate) port: u16,
+        http: Option<u16>,
+        child: Option<Child>,
+    }
+
+    impl Node {
+        fn new(dir: &Path, name: &str, port: u16, http: Option<u16>, extra: &str) -> Res<Node> {
+            let conf = dir.join(format!("{name}.conf"));
+            let mut text = format!("listen: \"127.0.0.1:{port}\"\n");
+            if let Some(h) = http {
+                let _ = writeln!(text, "http: \"127.0.0.1:{h}\"");
+            }
+            text.push_str(extra);
+            std::fs::write(&conf, text)?;
+            Ok(Node {
+                conf,
+                port,
+                http,
+                child: None,
+            })
+        }
+
+        pub(crate) fn url(&self) -> String {
+            format!("nats://127.0.0.1:{}", self.port)
+        }
+
+        fn spawn(&mut self) -> Res<()> {
+            let bin = server_binary();
+            let child = Command::new(&bin)
+                .arg("-c")
+                .arg(&self.conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            self.child = Some(child);
+            Ok(())
+        }
+
+        /// SIGKILL and reap.
+        pub(crate) fn kill(&mut self) {
+            if let Some(mut c) = self.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+
+        /// Polls a TCP connect every 0.5 ms; returns when it first succeeds.
+        fn wait_accepting(&self, timeout: Duration) -> Res<Instant> {
+            let deadline = Instant::now() + timeout;
+            loop {
+                if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return Ok(Instant::now());
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("nats-server did not listen on {}", self.port).into());
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+
+        pub(crate) fn start(&mut self) -> Res<Instant> {
+            self.spawn()?;
+            self.wait_accepting(Duration::from_secs(10))
+        }
+
+        /// Distinct route peers in `/routez`.
+        fn route_peers(&self) -> Option<usize> {
+            use std::io::{Read, Write};
+            let mut s = TcpStream::connect(("127.0.0.1", self.http?)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            write!(s, "GET /routez HTTP/1.0\r\n\r\n").ok()?;
+            let mut resp = Vec::new();
+            s.read_to_end(&mut resp).ok()?;
+            let split = resp.windows(4).position(|w| w == b"\r\n\r\n")?;
+            let v: serde_json::Value = serde_json::from_slice(&resp[split + 4..]).ok()?;
+            let mut peers: Vec<&str> = v["routes"]
+                .as_array()?
+                .iter()
+                .filter_map(|r| r["remote_id"].as_str())
+                .collect();
+            peers.sort_unstable();
+            peers.dedup();
+            Some(peers.len())
+        }
+    }
+
+    impl Drop for Node {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    /// The servers of the scenario and their directory.
+    pub(crate) struct Servers {
+        dir: PathBuf,
+        pub(crate) single: Arc<Mutex<Node>>,
+        pub(crate) cluster: Vec<Arc<Mutex<Node>>>,
+    }
+
+    impl Drop for Servers {
+        fn drop(&mut self) {
+            for n in std::iter::once(&self.single).chain(&self.cluster) {
+                if let Ok(mut n) = n.lock() {
+                    n.kill();
+                }
+            }
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// Distinct free ports (all listeners held at once).
+    fn free_ports(n: usize) -> Vec<u16> {
+        let ls: Vec<TcpListener> = (0..n)
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+            .collect();
+        ls.iter()
+            .map(|l| l.local_addr().expect("local addr").port())
+            .collect()
+    }
+
+    /// One server on a fixed port, and a 3-node cluster with explicit routes.
+    pub(crate) fn start_servers() -> Res<Servers> {
+        let dir = std::env::temp_dir().join(format!("nats-actix-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let ports = free_ports(10);
+        let mut single = Node::new(&dir, "single", ports[0], None, "")?;
+        single.start()?;
+        let (client, route, http) = (&ports[1..4], &ports[4..7], &ports[7..10]);
+        let mut cluster = Vec::new();
+        for i in 0..3 {
+            let routes: Vec<String> = (0..3)
+                .filter(|&j| j != i)
+                .map(|j| format!("\"nats-route://127.0.0.1:{}\"", route[j]))
+                .collect();
+            let extra = format!(
+                "cluster {{\n  name: bench_recovery\n  listen: \"127.0.0.1:{}\"\n  routes: [{}]\n}}\n",
+                route[i],
+                routes.join(", ")
+            );
+            let mut node = Node::new(&dir, &format!("node{i}"), client[i], Some(http[i]), &extra)?;
+            node.start()?;
+            cluster.push(Arc::new(Mutex::new(node)));
+        }
+        let servers = Servers {
+            dir,
+            single: Arc::new(Mutex::new(single)),
+            cluster,
+        };
+        servers.wait_routes()?;
+        Ok(servers)
+    }
+
+    impl Servers {
+        /// Until every node has routes to the two others (10 s).
+        pub(crate) fn wait_routes(&self) -> Res<()> {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let ok = self.cluster.iter().all(|n| {
+                    n.lock()
+                        .ok()
+                        .and_then(|n| n.route_peers())
+                        .is_some_and(|p| p >= 2)
+                });
+                if ok {
+                    return Ok(());
+                }
+                if Instant::now() > deadline {
+                    return Err("recovery: the cluster did not form within 10 s".into());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// A subscriber and a publisher (one connection each) of one client:
+    /// the arrivals (sequence number, when received) and the counter of
+    /// sequence numbers published.
+    pub(crate) struct Flow {
+        arrivals: mpsc::UnboundedReceiver<(u64, Instant)>,
+        seq: Arc<AtomicU64>,
+        tasks: Vec<actix_rt::task::JoinHandle<()>>,
+        actix: Vec<Client>,
+        async_nats: Vec<async_nats::Client>,
+    }
+
+    impl Flow {
+        pub(crate) async fn stop(self) {
+            for t in &self.tasks {
+                t.abort();
+            }
+            for c in self.actix {
+                let _ = tokio::time::timeout(Duration::from_secs(2), c.close()).await;
+            }
+            drop(self.async_nats);
+        }
+    }
+
+    fn parse_seq(p: &[u8]) -> Option<u64> {
+        std::str::from_utf8(p).ok()?.parse().ok()
+    }
+
+    /// Publishes 1, 2, 3, ... every 1 ms, ignoring errors.
+    fn ticker<F, Fut>(seq: Arc<AtomicU64>, publish: F) -> actix_rt::task::JoinHandle<()>
+    where
+        F: Fn(Bytes) -> Fut + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
+        actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let n = seq.fetch_add(1, Ordering::SeqCst) + 1;
+                publish(Bytes::from(n.to_string())).await;
+            }
+        })
+    }
+
+    pub(crate) async fn actix_flow(url: &str, wait: Option<Duration>) -> Res<Flow> {
+        let opts = || {
+            let o = ConnectOptions::new().server(url);
+            match wait {
+                Some(w) => o.reconnect_time_wait(w),
+                None => o,
+            }
+        };
+        let sub_client = Client::connect(opts()).await?;
+        let pub_client = Client::connect(opts()).await?;
+        let mut sub = sub_client.subscribe(SUBJECT).await?;
+        sub_client.flush().await?;
+        let (tx, arrivals) = mpsc::unbounded_channel();
+        let receiver = actix_rt::spawn(async move {
+            while let Some(m) = sub.next_msg().await {
+                let t = Instant::now();
+                if let Some(s) = parse_seq(&m.payload)
+                    && tx.send((s, t)).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let seq = Arc::new(AtomicU64::new(0));
+        let pc = pub_client.clone();
+        let subject = Subject::from(SUBJECT);
+        let publisher = ticker(seq.clone(), move |p| {
+            let pc = pc.clone();
+            let subject = subject.clone();
+            async move {
+                let _ = pc.publish(subject, p).await;
+            }
+        });
+        Ok(Flow {
+            arrivals,
+            seq,
+            tasks: vec![receiver, publisher],
+            actix: vec![pub_client, sub_client],
+            async_nats: Vec::new(),
+        })
+    }
+
+    pub(crate) async fn async_flow(url: &str, wait: Option<Duration>) -> Res<Flow> {
+        let opts = || {
+            let o = async_nats::ConnectOptions::new();
+            match wait {
+                Some(w) => o.reconnect_delay_callback(move |_| w),
+                None => o,
+            }
+        };
+        let sub_client = opts().connect(url).await?;
+        let pub_client = opts().connect(url).await?;
+        let mut sub = sub_client.subscribe(SUBJECT).await?;
+        sub_client.flush().await?;
+        let (tx, arrivals) = mpsc::unbounded_channel();
+        let receiver = actix_rt::spawn(async move {
+            while let Some(m) = poll_fn(|cx| Pin::new(&mut sub).poll_next(cx)).await {
+                let t = Instant::now();
+                if let Some(s) = parse_seq(&m.payload)
+                    && tx.send((s, t)).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let seq = Arc::new(AtomicU64::new(0));
+        let pc = pub_client.clone();
+        let publisher = ticker(seq.clone(), move |p| {
+            let pc = pc.clone();
+            async move {
+                let _ = pc.publish(SUBJECT, p).await;
+            }
+        });
+        Ok(Flow {
+            arrivals,
+            seq,
+            tasks: vec![receiver, publisher],
+            actix: Vec::new(),
+            async_nats: vec![pub_client, sub_client],
+        })
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    pub(crate) enum Fault {
+        /// SIGKILL the server, start a replacement on the same port; timed
+        /// from when the replacement first accepts a TCP connection.
+        Restart,
+        /// SIGKILL the node the clients are on; timed from the kill.
+        NodeDeath,
+    }
+
+    /// Waits for messages to flow, injects the fault on a helper thread
+    /// (so that the clients keep running meanwhile) and returns the time to
+    /// the first message published after the kill, `None` on a timeout.
+    pub(crate) async fn measure(
+        flow: &mut Flow,
+        node: Arc<Mutex<Node>>,
+        fault: Fault,
+    ) -> Res<Option<Duration>> {
+        match tokio::time::timeout(Duration::from_secs(10), flow.arrivals.recv()).await {
+            Ok(Some(_)) => {}
+            _ => return Err("recovery: no message flowing before the fault".into()),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (tx, rx) = oneshot::channel();
+        let seq = flow.seq.clone();
+        std::thread::spawn(move || {
+            let r = (|| -> Res<(Instant, u64, Option<Instant>)> {
+                let mut n = node.lock().map_err(|_| "recovery: node lock poisoned")?;
+                n.kill();
+                let killed = Instant::now();
+                // Every sequence number above this one was published after
+                // the server was dead.
+                let after = seq.load(Ordering::SeqCst);
+                let ready = match fault {
+                    Fault::Restart => Some(n.start()?),
+                    Fault::NodeDeath => None,
+                };
+                Ok((killed, after, ready))
+            })();
+            let _ = tx.send(r);
+        });
+        let (killed, after, ready) = rx.await.map_err(|_| "recovery: fault thread died")??;
+        let from = ready.unwrap_or(killed);
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, flow.arrivals.recv()).await {
+                Ok(Some((s, t))) if s > after => {
+                    return Ok(Some(t.saturating_duration_since(from)));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return Ok(None),
+            }
+        }
+    }
+}
+
+/// One line of the recovery table: one fault, one option set.
+struct RecRow {
+    fault: &'static str,
+    options: String,
+    /// The goal's bound for nats-actix: wait + jitter + 50 ms.
+    bound_ms: f64,
+    runs: usize,
+    /// Times in ms, `INFINITY` for a timeout: nats-actix, async-nats.
+    actix: Vec<f64>,
+    async_nats: Vec<f64>,
+}
+
+impl RecRow {
+    fn max(v: &[f64]) -> f64 {
+        v.iter().copied().fold(f64::NAN, f64::max)
+    }
+
+    /// nats-actix median / async-nats median: < 1 means nats-actix is faster.
+    fn ratio(&self) -> f64 {
+        median(self.actix.clone()) / median(self.async_nats.clone())
+    }
+
+    fn met(&self) -> bool {
+        Self::max(&self.actix) <= self.bound_ms
+            && median(self.actix.clone()) <= median(self.async_nats.clone())
+    }
+}
+
+async fn run_recovery(cfg: &Config) -> Res<Vec<RecRow>> {
+    use recovery::{Fault, JITTER, SLACK};
+    let servers = recovery::start_servers()?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let sets = [
+        ("default", None, recovery::DEFAULT_WAIT),
+        (
+            "wait 100 ms",
+            Some(Duration::from_millis(100)),
+            Duration::from_millis(100),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for fault in [Fault::Restart, Fault::NodeDeath] {
+        let (name, node) = match fault {
+            Fault::Restart => ("server restart", servers.single.clone()),
+            Fault::NodeDeath => ("cluster node death", servers.cluster[0].clone()),
+        };
+        let url = node.lock().map_err(|_| "node lock")?.url();
+        for (label, wait, configured) in sets {
+            let mut row = RecRow {
+                fault: name,
+                options: label.into(),
+                bound_ms: ms(configured + JITTER + SLACK),
+                runs: cfg.recovery_runs,
+                actix: Vec::new(),
+                async_nats: Vec::new(),
+            };
+            for run in 0..cfg.recovery_runs {
+                let mut got = [f64::INFINITY; 2];
+                for (i, g) in got.iter_mut().enumerate() {
+                    let mut flow = if i == 0 {
+                        recovery::actix_flow(&url, wait).await?
+                    } else {
+                        recovery::async_flow(&url, wait).await?
+                    };
+                    let d = recovery::measure(&mut flow, node.clone(), fault).await?;
+                    flow.stop().await;
+                    if let Some(d) = d {
+                        *g = ms(d);
+                    }
+                    if fault == Fault::NodeDeath {
+                        node.lock().map_err(|_| "node lock")?.start()?;
+                        servers.wait_routes()?;
+                    }
+                }
+                eprintln!(
+                    "recovery {name}, {label}, run {run}: actix {:.1} ms  async-nats {:.1} ms",
+                    got[0], got[1]
+                );
+                row.actix.push(got[0]);
+                row.async_nats.push(got[1]);
+            }
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+fn print_recovery(rows: &[RecRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "recovery: time to the first message published after the kill (restart: from when the \
+         replacement accepts TCP; node death: from the kill), median and max of {} runs",
+        rows[0].runs
+    );
+    println!();
+    println!(
+        "{:<19} {:<12} {:>20} {:>20} {:>11}  {:<36} {:<4}",
+        "scenario",
+        "options",
+        "nats-actix med/max",
+        "async-nats med/max",
+        "actix/async",
+        "goal",
+        "met"
+    );
+    println!("{}", "-".repeat(130));
+    let mm = |v: &[f64]| format!("{:.1} / {:.1} ms", median(v.to_vec()), RecRow::max(v));
+    for r in rows {
+        println!(
+            "{:<19} {:<12} {:>20} {:>20} {:>11}  {:<36} {:<4}",
+            r.fault,
+            r.options,
+            mm(&r.actix),
+            mm(&r.async_nats),
+            format!("{:.2}", r.ratio()),
+            format!("max <= {:.0} ms, median <= async-nats", r.bound_ms),
+            if r.met() { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    println!(
+        "actix/async: nats-actix median / async-nats median; < 1.00 means nats-actix is faster."
+    );
+    println!();
+    for r in rows {
+        let json = serde_json::json!({
+            "bench": "compare",
+            "scenario": "recovery",
+            "fault": r.fault,
+            "options": r.options,
+            "unit": "ms",
+            "runs": r.runs,
+            "nats_actix": r.actix,
+            "async_nats": r.async_nats,
+            "nats_actix_median": median(r.actix.clone()),
+            "nats_actix_max": RecRow::max(&r.actix),
+            "async_nats_median": median(r.async_nats.clone()),
+            "async_nats_max": RecRow::max(&r.async_nats),
+            "ratio": r.ratio(),
+            "ratio_kind": "nats-actix/async-nats (median)",
+            "target": format!("max <= {:.0} ms, median <= async-nats", r.bound_ms),
+            "target_met": r.met(),
+        });
+        println!("{json}");
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Figures
 // ---------------------------------------------------------------------------
 
@@ -1802,7 +2337,7 @@ fn main() {
     let server = start_server();
     let header = format!(
         "compare: {} at {} | pub N={} pubsub N={} req N={} req{} N={} mem N={} subs N={} | \
-         runs={} (median), interleaved nats-actix, async-nats, raw",
+         recovery runs={} | runs={} (median), interleaved nats-actix, async-nats, raw",
         server_version(),
         server.url,
         cfg.pub_count,
@@ -1812,25 +2347,44 @@ fn main() {
         cfg.req64_count,
         cfg.mem_count,
         cfg.subs_count,
+        cfg.recovery_runs,
         cfg.runs
     );
     eprintln!("{header}");
     eprintln!("{}", pinning());
     let url = server.url.clone();
-    let rows = actix_rt::System::new().block_on(async { run(&cfg, &url).await });
+    let system = actix_rt::System::new();
+    let rows = system.block_on(async { run(&cfg, &url).await });
     let rows = rows.and_then(|mut rows| {
         rows.extend(mem_rows(&cfg, &url)?);
         Ok(rows)
     });
     drop(server);
+    // The recovery scenario starts servers of its own (one on a fixed port,
+    // a 3-node cluster).
+    let rows = rows.and_then(|rows| {
+        let rec = if cfg.wants("recovery") {
+            system.block_on(run_recovery(&cfg))?
+        } else {
+            Vec::new()
+        };
+        Ok((rows, rec))
+    });
     match rows {
-        Ok(rows) => {
-            print_table(&rows, &header);
-            let subtitle = format!("{} | {}", server_version(), pinning_short());
-            match write_svg(&rows, &subtitle) {
-                Ok(Some(p)) => println!("\nchart: {}", p.display()),
-                Ok(None) => {}
-                Err(e) => eprintln!("compare: cannot write the chart: {e}"),
+        Ok((rows, rec)) => {
+            if rows.is_empty() {
+                println!("\n{header}\n{}", pinning());
+            } else {
+                print_table(&rows, &header);
+            }
+            print_recovery(&rec);
+            if !rows.is_empty() {
+                let subtitle = format!("{} | {}", server_version(), pinning_short());
+                match write_svg(&rows, &subtitle) {
+                    Ok(Some(p)) => println!("\nchart: {}", p.display()),
+                    Ok(None) => {}
+                    Err(e) => eprintln!("compare: cannot write the chart: {e}"),
+                }
             }
         }
         Err(e) => {
