@@ -37,6 +37,44 @@ pub struct Publish {
     pub headers: Option<HeaderMap>,
     /// The payload.
     pub payload: Bytes,
+    /// Counts this message among those not yet handled (see
+    /// [`InFlight`]).
+    pub(crate) _in_flight: InFlight,
+}
+
+/// How many [`Publish`] messages exist that the Connection has not handled
+/// yet (made and not dropped). A reply ([`Msg::respond`](crate::Msg::respond))
+/// is written straight into the buffer only when there are none; else it
+/// queues behind them in the Connection's mailbox, so that an actor's
+/// `Publish` and its reply reach the wire in the order they were made.
+static PUBLISHES_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A [`Publish`]'s share of [`PUBLISHES_IN_FLIGHT`].
+#[derive(Debug)]
+pub(crate) struct InFlight(());
+
+impl InFlight {
+    pub(crate) fn new() -> InFlight {
+        PUBLISHES_IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        InFlight(())
+    }
+
+    /// Whether any `Publish` made in this process is not handled yet.
+    pub(crate) fn any() -> bool {
+        PUBLISHES_IN_FLIGHT.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+}
+
+impl Clone for InFlight {
+    fn clone(&self) -> Self {
+        InFlight::new()
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        PUBLISHES_IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Publish {
@@ -47,6 +85,7 @@ impl Publish {
             reply: None,
             headers: None,
             payload: payload.into(),
+            _in_flight: InFlight::new(),
         }
     }
 

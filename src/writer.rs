@@ -290,11 +290,12 @@ impl Writer {
     }
 
     /// A reply ([`Msg::respond`](crate::Msg::respond)). It is validated
-    /// here, at once (subject, headers, `max_payload`, a closed client),
-    /// then goes through the Connection's mailbox, so that it reaches the
-    /// wire after every [`Publish`](crate::Publish) the same actor sent to
-    /// the Connection before it. A reply the Connection cannot write then
-    /// (a full buffer) is counted and raised as an `Error` event.
+    /// here, at once (subject, headers, `max_payload`, a closed client).
+    /// When a [`Publish`](crate::Publish) message is waiting in some
+    /// Connection's mailbox, the reply goes through the mailbox too, so
+    /// that it reaches the wire after every `Publish` the same actor sent
+    /// before it (a reply the Connection cannot write then is counted and
+    /// raised as an `Error` event); otherwise it is encoded at once.
     pub(crate) fn respond(
         &self,
         subject: &crate::Subject,
@@ -304,16 +305,15 @@ impl Writer {
         self.check_state()?;
         self.validate(subject, None, headers.as_ref(), payload.len())?;
         match self.conn.get() {
-            Some(conn) => {
-                conn.do_send(crate::messages::Publish {
-                    subject: subject.clone(),
-                    reply: None,
-                    headers,
-                    payload,
-                });
+            // Queue behind the `Publish` messages not handled yet; with
+            // none, the direct path keeps the order and skips the hop.
+            Some(conn) if crate::messages::InFlight::any() => {
+                let mut p = crate::messages::Publish::new(subject.clone(), payload);
+                p.headers = headers;
+                conn.do_send(p);
                 Ok(())
             }
-            None => self.publish_owned(subject, None, headers.as_ref(), &payload, Some(&payload)),
+            _ => self.publish_owned(subject, None, headers.as_ref(), &payload, Some(&payload)),
         }
     }
 
