@@ -69,6 +69,10 @@ pub enum ErrorKind {
     /// (a subject that is not UTF-8, a header block without `NATS/1.0`):
     /// it was dropped and counted, and the connection stays up.
     MalformedMessage,
+    /// The JetStream API answered with an error; the source is a
+    /// [`jetstream::ApiError`](crate::jetstream::ApiError) with the
+    /// server's `err_code`.
+    JetStream,
 }
 
 impl ErrorKind {
@@ -95,6 +99,7 @@ impl ErrorKind {
             ErrorKind::MaxReconnects => "maximum reconnect attempts exceeded",
             ErrorKind::Codec => "codec error",
             ErrorKind::MalformedMessage => "malformed message",
+            ErrorKind::JetStream => "jetstream error",
         }
     }
 }

@@ -139,6 +139,7 @@ pub mod connection;
 pub mod error;
 pub mod event;
 pub mod headers;
+pub mod jetstream;
 pub mod messages;
 pub mod msg;
 pub mod muxer;

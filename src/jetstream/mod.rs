@@ -1,0 +1,265 @@
+//! JetStream: streams, publish with acks, consumers.
+//!
+//! A [`Context`] holds the API prefix (`$JS.API`, or `$JS.<domain>.API`, or
+//! any prefix for an account import), a request timeout (5 s, not the core
+//! 1 s: JetStream API calls can wait on a cluster), and the [`Client`] it
+//! talks through. Every API call is a request to `<prefix>.<verb>...` with
+//! a JSON body; an error reply becomes an [`ErrorKind::JetStream`] error
+//! whose source is an [`ApiError`] with the server's `code`, `err_code` and
+//! description.
+//!
+//! ```no_run
+//! use nats_actix::jetstream::{self, StreamConfig};
+//!
+//! # async fn run(client: nats_actix::Client) -> nats_actix::Result<()> {
+//! let js = jetstream::Context::new(client);
+//! js.create_stream(StreamConfig::new("ORDERS", ["orders.>"])).await?;
+//! let ack = js.publish("orders.new", "{}").await?;
+//! println!("stored as {} #{}", ack.stream, ack.seq);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::messages::RequestOptions;
+use crate::{Client, Error, ErrorKind, Msg};
+
+mod consumer;
+mod message;
+mod publish;
+mod stream;
+
+pub use consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, ReplayPolicy};
+pub use message::{AckKind, JsMsg, MsgInfo};
+pub use publish::{PubAck, PublishOptions};
+pub use stream::{
+    DiscardPolicy, PurgeRequest, RetentionPolicy, StorageType, StoredMessage, StreamConfig,
+    StreamInfo, StreamState,
+};
+
+/// An error reply of the JetStream API (ADR-1): the HTTP-like `code`, the
+/// server's stable `err_code` and its description.
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::jetstream::ApiError;
+/// let e = ApiError { code: 404, err_code: ApiError::STREAM_NOT_FOUND, description: "stream not found".into() };
+/// assert_eq!(e.to_string(), "stream not found (404, err_code 10059)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The HTTP-like status (400, 404, 500, 503, ...).
+    pub code: u16,
+    /// The server's error identifier (see the constants).
+    #[serde(default)]
+    pub err_code: u64,
+    /// What went wrong, as the server says it.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl ApiError {
+    /// A consumer that does not exist.
+    pub const CONSUMER_NOT_FOUND: u64 = 10014;
+    /// No message matched a get.
+    pub const NO_MESSAGE_FOUND: u64 = 10037;
+    /// A stream of that name exists with another configuration.
+    pub const STREAM_NAME_IN_USE: u64 = 10058;
+    /// A stream that does not exist.
+    pub const STREAM_NOT_FOUND: u64 = 10059;
+    /// `Nats-Expected-Last-Sequence` (or subject sequence) did not hold.
+    pub const WRONG_LAST_SEQUENCE: u64 = 10071;
+
+    /// The API error behind a crate [`Error`], if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) {
+    /// use nats_actix::jetstream::ApiError;
+    /// match js.stream_info("NOPE").await {
+    ///     Err(e) if ApiError::of(&e).is_some_and(|a| a.err_code == ApiError::STREAM_NOT_FOUND) => {}
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn of(err: &Error) -> Option<&ApiError> {
+        std::error::Error::source(err).and_then(|s| s.downcast_ref::<ApiError>())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}, err_code {})",
+            self.description, self.code, self.err_code
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Error {
+        Error::with_source(ErrorKind::JetStream, e)
+    }
+}
+
+/// The account's JetStream usage and limits (`$JS.API.INFO`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AccountInfo {
+    /// Bytes of memory storage in use.
+    #[serde(default)]
+    pub memory: u64,
+    /// Bytes of file storage in use.
+    #[serde(default)]
+    pub storage: u64,
+    /// Streams.
+    #[serde(default)]
+    pub streams: u64,
+    /// Consumers.
+    #[serde(default)]
+    pub consumers: u64,
+    /// The JetStream domain, if any.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// A JetStream context over a [`Client`].
+#[derive(Clone, Debug)]
+pub struct Context {
+    client: Client,
+    prefix: String,
+    timeout: Duration,
+}
+
+/// The default timeout of a JetStream API call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Context {
+    /// A context on the account's own JetStream (`$JS.API`).
+    pub fn new(client: Client) -> Context {
+        Context {
+            client,
+            prefix: "$JS.API".to_string(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A context on the JetStream of `domain` (`$JS.<domain>.API`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(client: nats_actix::Client) {
+    /// let js = nats_actix::jetstream::Context::with_domain(client, "hub");
+    /// assert_eq!(js.prefix(), "$JS.hub.API");
+    /// # }
+    /// ```
+    pub fn with_domain(client: Client, domain: &str) -> Context {
+        Context {
+            prefix: format!("$JS.{domain}.API"),
+            ..Context::new(client)
+        }
+    }
+
+    /// A context with an explicit API prefix (an imported account's, say),
+    /// written without a trailing dot.
+    pub fn with_prefix(client: Client, prefix: impl Into<String>) -> Context {
+        let prefix: String = prefix.into();
+        Context {
+            prefix: prefix.trim_end_matches('.').to_string(),
+            ..Context::new(client)
+        }
+    }
+
+    /// Sets the timeout of every API call and publish ack (5 s default).
+    pub fn timeout(mut self, timeout: Duration) -> Context {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The API prefix in use.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The client underneath.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One API call: a request to `<prefix>.<suffix>` with a JSON body,
+    /// the reply parsed as `R` or turned into an [`ApiError`].
+    pub(crate) async fn request<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        suffix: &str,
+        body: &B,
+    ) -> Result<R, Error> {
+        let payload = serde_json::to_vec(body)
+            .map_err(|e| Error::with_source(ErrorKind::Codec, e.to_string()))?;
+        self.request_raw(suffix, Bytes::from(payload)).await
+    }
+
+    pub(crate) async fn request_raw<R: DeserializeOwned>(
+        &self,
+        suffix: &str,
+        payload: Bytes,
+    ) -> Result<R, Error> {
+        let subject = format!("{}.{suffix}", self.prefix);
+        let msg = self
+            .client
+            .request_with(
+                subject,
+                payload,
+                RequestOptions::default().timeout(self.timeout),
+            )
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NoResponders => Error::with_source(
+                    ErrorKind::NoResponders,
+                    "JetStream is not enabled (no responders on the API)",
+                ),
+                _ => e,
+            })?;
+        parse_reply(&msg)
+    }
+
+    /// The account's JetStream usage.
+    ///
+    /// # Errors
+    ///
+    /// `NoResponders` when JetStream is not enabled; the API's errors.
+    pub async fn account_info(&self) -> Result<AccountInfo, Error> {
+        self.request_raw("INFO", Bytes::new()).await
+    }
+}
+
+pub(crate) fn parse_reply<R: DeserializeOwned>(msg: &Msg) -> Result<R, Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(&msg.payload).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Protocol,
+            format!("malformed JetStream API reply: {e}"),
+        )
+    })?;
+    if let Some(err) = value.get_mut("error").map(serde_json::Value::take) {
+        let api: ApiError = serde_json::from_value(err).map_err(|e| {
+            Error::with_source(ErrorKind::Protocol, format!("malformed API error: {e}"))
+        })?;
+        return Err(api.into());
+    }
+    serde_json::from_value(value).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Protocol,
+            format!("unexpected JetStream API reply: {e}"),
+        )
+    })
+}
