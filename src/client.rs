@@ -622,6 +622,12 @@ impl Client {
         !self.inner.conn.connected()
     }
 
+    /// Raises an event through the Supervisor, in order with the others
+    /// (JetStream consumers report missed heartbeats so).
+    pub(crate) fn emit_event(&self, event: Event) {
+        self.inner.sup.do_send(event);
+    }
+
     /// Sends every future status event to `recipient`.
     pub fn add_event_recipient(&self, recipient: Recipient<Event>) {
         self.inner.sup.do_send(AddRecipient(recipient));

@@ -297,3 +297,371 @@ async fn publish_with_msg_id_survives_a_restart() {
     );
     assert_eq!(info.state.messages, 200, "every acknowledged publish once");
 }
+
+// ------------------------------------------------------------ consume into actors
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+use nats_actix::jetstream::{ConsumeOptions, JsMsg};
+
+/// Acks most, naks each odd payload once, terms "poison"; records what it
+/// acked.
+struct Worker {
+    acked: Arc<Mutex<BTreeSet<u64>>>,
+    naked: BTreeSet<u64>,
+    stop_after: Option<usize>,
+    seen: usize,
+}
+
+impl Actor for Worker {
+    type Context = actix::Context<Self>;
+}
+
+impl Handler<JsMsg> for Worker {
+    type Result = MessageResult<JsMsg>;
+    fn handle(&mut self, m: JsMsg, ctx: &mut actix::Context<Self>) -> Self::Result {
+        self.seen += 1;
+        if self.stop_after.is_some_and(|n| self.seen > n) {
+            ctx.stop();
+        }
+        let seq = m.info().expect("metadata").stream_seq;
+        let body = std::str::from_utf8(m.payload())
+            .unwrap_or_default()
+            .to_string();
+        if body == "poison" {
+            return MessageResult(AckKind::Term(Some("poison".into())));
+        }
+        let n: u64 = body.parse().unwrap_or(0);
+        if n % 2 == 1 && self.naked.insert(seq) {
+            return MessageResult(AckKind::Nak(None));
+        }
+        self.acked.lock().unwrap().insert(n);
+        MessageResult(AckKind::Ack)
+    }
+}
+
+async fn wait_for(what: &str, f: impl Fn() -> bool) {
+    tokio::time::timeout(LIMIT, async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+/// The actor answers each message with its ack kind; naks come back,
+/// terms do not; nothing stays pending.
+#[actix_rt::test]
+async fn consume_into_an_actor_applies_its_answers() {
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    within(js.create_stream(StreamConfig::new("A", ["a.>"])))
+        .await
+        .unwrap();
+    within(js.create_consumer("A", ConsumerConfig::durable("w").max_ack_pending(50)))
+        .await
+        .unwrap();
+    for i in 0..100u64 {
+        within(js.publish("a.job", i.to_string())).await.unwrap();
+    }
+    within(js.publish("a.job", "poison")).await.unwrap();
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let worker = Worker {
+        acked: acked.clone(),
+        naked: BTreeSet::new(),
+        stop_after: None,
+        seen: 0,
+    }
+    .start();
+    let handle = js.consume_into(
+        "A",
+        "w",
+        worker.recipient(),
+        ConsumeOptions::default().batch(20),
+    );
+    let a = acked.clone();
+    wait_for("100 acks", move || a.lock().unwrap().len() == 100).await;
+    wait_for("no ack pending", || true).await;
+    within(async {
+        loop {
+            let info = js.consumer_info("A", "w").await.unwrap();
+            if info.num_ack_pending == 0 && info.num_pending == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(*acked.lock().unwrap(), (0..100).collect::<BTreeSet<_>>());
+    handle.stop();
+}
+
+/// A handler that stops mid-way loses nothing: its unanswered messages
+/// are nak'ed and a second worker gets them.
+#[actix_rt::test]
+async fn a_stopped_handler_leads_to_redelivery_not_loss() {
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    within(js.create_stream(StreamConfig::new("B", ["b.>"])))
+        .await
+        .unwrap();
+    // A short ack wait: a message handed to the first consumption's pull
+    // after it stopped is redelivered soon.
+    within(js.create_consumer(
+        "B",
+        ConsumerConfig::durable("w").ack_wait(Duration::from_secs(2)),
+    ))
+    .await
+    .unwrap();
+    for i in 0..40u64 {
+        within(js.publish("b.job", (i * 2).to_string()))
+            .await
+            .unwrap();
+    }
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let quitter = Worker {
+        acked: acked.clone(),
+        naked: BTreeSet::new(),
+        stop_after: Some(10),
+        seen: 0,
+    }
+    .start();
+    let opts = ConsumeOptions::default()
+        .batch(40)
+        .expires(Duration::from_secs(2));
+    let h1 = js.consume_into("B", "w", quitter.recipient(), opts.clone());
+    let a = acked.clone();
+    wait_for("the first worker's acks", move || {
+        a.lock().unwrap().len() >= 10
+    })
+    .await;
+    h1.stop();
+    let steady = Worker {
+        acked: acked.clone(),
+        naked: BTreeSet::new(),
+        stop_after: None,
+        seen: 0,
+    }
+    .start();
+    let h2 = js.consume_into("B", "w", steady.recipient(), opts);
+    let a = acked.clone();
+    wait_for("all 40 acked", move || a.lock().unwrap().len() == 40).await;
+    h2.stop();
+}
+
+/// The consumption survives a server restart (file storage) and the
+/// deletion and recreation of its consumer.
+#[actix_rt::test]
+async fn consume_survives_restart_and_consumer_recreation() {
+    let mut server = NatsServer::with_jetstream();
+    let (rec, mut rx) = event_sink();
+    let client = within(Client::connect(
+        ConnectOptions::new()
+            .server(server.client_url())
+            .reconnect_time_wait(Duration::from_millis(50))
+            .max_reconnect_attempts(-1)
+            .event_recipient(rec),
+    ))
+    .await
+    .unwrap();
+    let js = Context::new(client);
+    within(js.create_stream(StreamConfig::new("R", ["r.>"])))
+        .await
+        .unwrap();
+    within(js.create_consumer("R", ConsumerConfig::durable("w")))
+        .await
+        .unwrap();
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let worker = Worker {
+        acked: acked.clone(),
+        naked: BTreeSet::new(),
+        stop_after: None,
+        seen: 0,
+    }
+    .start();
+    let handle = js.consume_into(
+        "R",
+        "w",
+        worker.recipient(),
+        ConsumeOptions::default()
+            .batch(10)
+            .expires(Duration::from_secs(2)),
+    );
+    for i in 0..20u64 {
+        within(js.publish("r.job", (i * 2).to_string()))
+            .await
+            .unwrap();
+    }
+    let a = acked.clone();
+    wait_for("20 before the restart", move || {
+        a.lock().unwrap().len() == 20
+    })
+    .await;
+    server.kill();
+    server.restart();
+    next_of(&mut rx, is_reconnected).await;
+    for i in 20..40u64 {
+        loop {
+            if js.publish("r.job", (i * 2).to_string()).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let a = acked.clone();
+    wait_for("40 after the restart", move || {
+        a.lock().unwrap().len() == 40
+    })
+    .await;
+    // Deleted under it: reported, not terminal; recreated: it resumes.
+    within(js.delete_consumer("R", "w")).await.unwrap();
+    within(js.create_consumer(
+        "R",
+        ConsumerConfig::durable("w").deliver_policy(nats_actix::jetstream::DeliverPolicy::New),
+    ))
+    .await
+    .unwrap();
+    for i in 40..50u64 {
+        within(js.publish("r.job", (i * 2).to_string()))
+            .await
+            .unwrap();
+    }
+    let a = acked.clone();
+    wait_for("50 after the recreation", move || {
+        a.lock().unwrap().len() == 50
+    })
+    .await;
+    assert!(handle.is_running());
+    handle.stop();
+}
+
+/// The ordered consumer delivers every message exactly once, in order,
+/// across a server restart.
+#[actix_rt::test]
+async fn ordered_consumer_exactly_once_in_order_across_a_restart() {
+    let mut server = NatsServer::with_jetstream();
+    let client = within(Client::connect(
+        ConnectOptions::new()
+            .server(server.client_url())
+            .reconnect_time_wait(Duration::from_millis(50))
+            .max_reconnect_attempts(-1),
+    ))
+    .await
+    .unwrap();
+    let js = Context::new(client);
+    within(js.create_stream(StreamConfig::new("O", ["o.>"])))
+        .await
+        .unwrap();
+    for i in 0..50u64 {
+        within(js.publish(format!("o.{}", i % 3), i.to_string()))
+            .await
+            .unwrap();
+    }
+    let mut ordered = js.ordered("O", None);
+    let mut got = Vec::new();
+    while got.len() < 50 {
+        if let Some(m) = within(ordered.next()).await.unwrap() {
+            got.push(
+                std::str::from_utf8(m.payload())
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+            );
+        }
+    }
+    server.kill();
+    server.restart();
+    for i in 50..100u64 {
+        loop {
+            if js
+                .publish(format!("o.{}", i % 3), i.to_string())
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    while got.len() < 100 {
+        if let Some(m) = within(ordered.next()).await.unwrap() {
+            got.push(
+                std::str::from_utf8(m.payload())
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+            );
+        }
+    }
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert!(ordered.created >= 2, "recreated after the restart");
+    // Filtered, from the start.
+    let mut only0 = js.ordered("O", Some("o.0"));
+    let mut seen = Vec::new();
+    while let Some(m) = within(only0.next()).await.unwrap() {
+        seen.push(
+            std::str::from_utf8(m.payload())
+                .unwrap()
+                .parse::<u64>()
+                .unwrap(),
+        );
+    }
+    assert_eq!(seen, (0..100).filter(|i| i % 3 == 0).collect::<Vec<_>>());
+}
+
+/// Missed heartbeats (a silent link) are reported; the consumption
+/// recovers when the link answers again.
+#[actix_rt::test]
+async fn missed_heartbeats_reported_and_recovered() {
+    let server = NatsServer::with_jetstream();
+    let proxy = support::proxy::Proxy::start(server.client_port());
+    let (rec, mut rx) = event_sink();
+    let client = within(Client::connect(
+        ConnectOptions::new()
+            .server(proxy.url())
+            .event_recipient(rec),
+    ))
+    .await
+    .unwrap();
+    let js = Context::new(client);
+    within(js.create_stream(StreamConfig::new("H", ["h.>"])))
+        .await
+        .unwrap();
+    within(js.create_consumer("H", ConsumerConfig::durable("w")))
+        .await
+        .unwrap();
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let worker = Worker {
+        acked: acked.clone(),
+        naked: BTreeSet::new(),
+        stop_after: None,
+        seen: 0,
+    }
+    .start();
+    let handle = js.consume_into(
+        "H",
+        "w",
+        worker.recipient(),
+        ConsumeOptions::default().expires(Duration::from_secs(1)),
+    );
+    within(js.publish("h.x", "0")).await.unwrap();
+    let a = acked.clone();
+    wait_for("the first message", move || a.lock().unwrap().len() == 1).await;
+    proxy.pause();
+    let e = next_of(&mut rx, |e| {
+        e.to_string().contains("missed idle heartbeats")
+    })
+    .await;
+    assert!(matches!(e, nats_actix::Event::Error(_)), "{e}");
+    proxy.resume();
+    within(js.publish("h.x", "2")).await.unwrap();
+    let a = acked.clone();
+    wait_for("a message after the silence", move || {
+        a.lock().unwrap().len() == 2
+    })
+    .await;
+    handle.stop();
+}

@@ -299,25 +299,12 @@ struct SuccessReply {
     success: bool,
 }
 
-/// `(major, minor, patch)` of a version string such as `2.10.4`.
-fn version(v: &str) -> (u32, u32, u32) {
-    let mut it = v
-        .trim_start_matches('v')
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse().unwrap_or(0));
-    (
-        it.next().unwrap_or(0),
-        it.next().unwrap_or(0),
-        it.next().unwrap_or(0),
-    )
-}
-
 impl Context {
     async fn server_version(&self) -> (u32, u32, u32) {
         self.client
             .server_info()
             .await
-            .map_or((0, 0, 0), |i| version(&i.version))
+            .map_or((0, 0, 0), |i| super::server_version(&i.version))
     }
 
     /// Refuses, with the reason, the fields the server is too old for.

@@ -129,6 +129,11 @@ impl JsMsg {
         JsMsg { msg, client }
     }
 
+    /// The client it came through.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The payload.
     pub fn payload(&self) -> &Bytes {
         &self.msg.payload
@@ -161,7 +166,24 @@ impl JsMsg {
     /// The publish's.
     pub async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
         let reply = self.reply()?.to_string();
+        let kind = match kind {
+            // A server before 2.10.4 does not know `+TERM <reason>` and
+            // would take it for no ack at all (and redeliver): send a plain
+            // term there, the reason only in our trace.
+            AckKind::Term(Some(reason)) if !self.server_at_least((2, 10, 4)).await => {
+                tracing::debug!(%reason, "term reason dropped: the server is older than 2.10.4");
+                AckKind::Term(None)
+            }
+            other => other,
+        };
         self.client.publish(reply, kind.payload()).await
+    }
+
+    async fn server_at_least(&self, min: (u32, u32, u32)) -> bool {
+        self.client
+            .server_info()
+            .await
+            .is_some_and(|i| super::server_version(&i.version) >= min)
     }
 
     /// Acknowledges (fire and forget).

@@ -31,12 +31,16 @@ use crate::{Client, Error, ErrorKind, Msg};
 
 mod consumer;
 mod message;
+mod ordered;
 mod publish;
+mod pull;
 mod stream;
 
 pub use consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, ReplayPolicy};
 pub use message::{AckKind, JsMsg, MsgInfo};
+pub use ordered::OrderedConsumer;
 pub use publish::{PubAck, PublishOptions};
+pub use pull::{ConsumeOptions, ConsumerHandle, JsStream, PullConsumer};
 pub use stream::{
     DiscardPolicy, PurgeRequest, RetentionPolicy, StorageType, StoredMessage, StreamConfig,
     StreamInfo, StreamState,
@@ -262,4 +266,17 @@ pub(crate) fn parse_reply<R: DeserializeOwned>(msg: &Msg) -> Result<R, Error> {
             format!("unexpected JetStream API reply: {e}"),
         )
     })
+}
+
+/// `(major, minor, patch)` of a version string such as `2.10.4`.
+pub(crate) fn server_version(v: &str) -> (u32, u32, u32) {
+    let mut it = v
+        .trim_start_matches('v')
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
 }
