@@ -1068,3 +1068,33 @@ impl ActorFuture<Connection> for WriteLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_coalesces_segments_up_to_the_cap() {
+        let big = vec![7u8; COALESCE + 10];
+        let mut current = vec![
+            Bytes::from_static(b"PUB a 5\r\n"),
+            Bytes::from_static(b"hello"),
+            Bytes::from_static(b"\r\n"),
+            Bytes::new(),
+            Bytes::from(big),
+            Bytes::from_static(b"PING\r\n"),
+        ];
+        let mut idx = 0;
+        let mut stage = Stage::default();
+        stage.fill(&mut current, &mut idx);
+        assert_eq!(stage.buf.len(), COALESCE);
+        assert!(stage.buf.starts_with(b"PUB a 5\r\nhello\r\n"));
+        assert_eq!(idx, 4, "the large segment is taken in parts");
+        stage.pos = stage.buf.len();
+        assert!(stage.is_empty());
+        stage.fill(&mut current, &mut idx);
+        assert_eq!(stage.buf.len(), 16 + 10 + 6);
+        assert!(stage.buf.ends_with(b"\x07PING\r\n"));
+        assert_eq!(idx, current.len());
+    }
+}

@@ -2260,6 +2260,19 @@ mod tests {
                 .expect_err("rejected");
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{tls:?}");
         }
+        let provider = Arc::new(crate::tls::rustls::crypto::ring::default_provider());
+        let config = crate::tls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(crate::tls::rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let whole = ConnectOptions::new().tls_client_config(Arc::new(config));
+        assert!(whole.tls_wanted() && whole.validate().is_ok());
+        let both = whole.tls_ca_file("/ca.pem").validate().expect_err("both");
+        assert!(
+            both.to_string().contains("whole client configuration"),
+            "{both}"
+        );
         let key = TlsOptions::new()
             .cert(b"c".to_vec())
             .key(b"SECRET".to_vec());

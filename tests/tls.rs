@@ -254,3 +254,74 @@ async fn tls_reconnect_after_restart() {
     assert_eq!(client.stats().reconnects, 1);
     within(client.close()).await.expect("close");
 }
+
+/// C54: a server learned from the cluster as a bare IP is verified against
+/// the host name the user gave. The certificate names only `localhost`,
+/// so verifying the IP itself would fail.
+#[actix_rt::test]
+async fn tls_name_preserved_for_gossiped_ips() {
+    let certs = TlsFixture::new();
+    let mut cluster = support::NatsCluster::with_config(2, &certs.server_conf_noip());
+    let (rec, mut rx) = event_sink();
+    let options = ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .reconnect_time_wait(Duration::from_millis(50))
+        .reconnect_jitter_tls(Duration::ZERO)
+        .max_reconnect_attempts(-1)
+        .no_randomize(true)
+        .event_recipient(rec)
+        .tls_ca_file(certs.ca());
+    let first = tls_url(&cluster.nodes[0], "localhost");
+    let client = connect(first, options).await.expect("connects by name");
+    let learned = format!("127.0.0.1:{}", cluster.nodes[1].client_port());
+    let servers = within(client.servers()).await;
+    assert!(
+        servers.iter().any(|s| s.contains(&learned)),
+        "{learned} learned from connect_urls: {servers:?}"
+    );
+    cluster.nodes[0].kill();
+    match next_of(&mut rx, is_reconnected).await {
+        nats_actix::Event::Reconnected { server } => {
+            assert!(server.contains(&learned), "reconnected to {server}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    round_trip(&client).await;
+    within(client.close()).await.expect("close");
+}
+
+/// Over TLS the write loop coalesces segments (up to 64 KiB per write):
+/// many small and a few large publishes all arrive, in order.
+#[actix_rt::test]
+async fn tls_coalesced_writes_deliver_everything() {
+    let certs = TlsFixture::new();
+    let server = NatsServer::with_config(&certs.server_conf(false, ""));
+    let client = connect(server.client_url(), opts().tls_ca_file(certs.ca()))
+        .await
+        .expect("connects");
+    let mut sub = within(client.subscribe("tls.bulk"))
+        .await
+        .expect("subscribe");
+    let sizes: Vec<usize> = (0..300)
+        .map(|i| match i % 50 {
+            0 => 200_000,
+            7 => 65_537,
+            _ => i % 13,
+        })
+        .collect();
+    for (i, size) in sizes.iter().enumerate() {
+        let payload = vec![(i % 251) as u8; *size];
+        within(client.publish("tls.bulk", payload))
+            .await
+            .expect("publish");
+    }
+    for (i, size) in sizes.iter().enumerate() {
+        let msg = within(sub.next_msg()).await.expect("a message");
+        assert_eq!(msg.payload.len(), *size, "message {i}");
+        assert!(
+            msg.payload.iter().all(|b| *b == (i % 251) as u8),
+            "message {i}"
+        );
+    }
+    within(client.close()).await.expect("close");
+}
