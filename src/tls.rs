@@ -236,14 +236,26 @@ where
 /// An IO error of a TLS stream: rustls errors (a fatal alert from the
 /// server, a bad record) become [`ErrorKind::Tls`], the rest stays IO.
 pub(crate) fn io_error(e: std::io::Error) -> Error {
-    let is_tls = e
+    let Some(tls) = e
         .get_ref()
-        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
-    if is_tls {
-        Error::with_source(ErrorKind::Tls, e)
-    } else {
-        Error::from(e)
-    }
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return Error::from(e);
+    };
+    use rustls::AlertDescription as A;
+    let hint = match tls {
+        rustls::Error::AlertReceived(A::CertificateRequired | A::BadCertificate) => {
+            " (the server wants a client certificate it trusts: see the tls cert and key options)"
+        }
+        rustls::Error::AlertReceived(A::UnknownCA) => {
+            " (the server does not trust the CA of the client certificate)"
+        }
+        _ => "",
+    };
+    Error::with_source(
+        ErrorKind::Tls,
+        format!("the TLS session failed: {tls}{hint}"),
+    )
 }
 
 #[cfg(test)]
@@ -279,6 +291,8 @@ mod tests {
             std::io::ErrorKind::InvalidData,
             rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
         );
-        assert_eq!(io_error(tls).kind(), ErrorKind::Tls);
+        let err = io_error(tls);
+        assert_eq!(err.kind(), ErrorKind::Tls);
+        assert!(err.to_string().contains("client certificate"), "{err}");
     }
 }

@@ -114,6 +114,9 @@ impl Stream {
                 // disk are read again.
                 let config = tls::client_config(&opts.tls)?;
                 let stream = tls::upgrade(tcp, config, tls_name).await?;
+                if opts.debug {
+                    tracing::debug!(target: "nats_actix::trace", name = tls_name, "TLS handshake done");
+                }
                 Ok(Stream::Tls(Box::new(stream)))
             }
             tls @ Stream::Tls(_) => Ok(tls),

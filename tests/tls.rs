@@ -51,6 +51,7 @@ fn assert_tls_error(res: Result<Client, Error>, what: &str) -> Error {
         Ok(_) => panic!("{what}: connected, expected a TLS error"),
         Err(e) => {
             assert_eq!(e.kind(), ErrorKind::Tls, "{what}: {e}");
+            eprintln!("{what}: {e}");
             e
         }
     }
