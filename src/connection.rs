@@ -175,6 +175,7 @@ impl Connection {
             current: Vec::new(),
             idx: 0,
             generation,
+            stage: t.tls.then(Stage::default),
         }));
         if draining {
             self.session.pongs.push_back(PongWaiter::DrainAll);
@@ -908,7 +909,7 @@ impl ActorFuture<Connection> for ReadLoop {
                 }
                 Poll::Ready(Ok(_)) => reads += 1,
                 Poll::Ready(Err(e)) => {
-                    act.lost(e.into(), ctx);
+                    act.lost(crate::tls::io_error(e), ctx);
                     return Poll::Ready(());
                 }
                 Poll::Pending => return Poll::Pending,
@@ -920,13 +921,50 @@ impl ActorFuture<Connection> for ReadLoop {
 /// IO slices per vectored write.
 const IOV: usize = 128;
 
+/// Most bytes copied together for one write over TLS.
+const COALESCE: usize = 64 * 1024;
+
+/// The bytes of many segments copied together, for TLS: tokio-rustls turns
+/// each slice of a vectored write into its own TLS record, so one publish
+/// (several small segments) would become several records.
+#[derive(Default)]
+struct Stage {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already written.
+    pos: usize,
+}
+
+impl Stage {
+    fn is_empty(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    /// Copies segments from `current[*idx..]` until about [`COALESCE`]
+    /// bytes are staged (a larger segment is taken in parts).
+    fn fill(&mut self, current: &mut [Bytes], idx: &mut usize) {
+        self.buf.clear();
+        self.pos = 0;
+        while *idx < current.len() && self.buf.len() < COALESCE {
+            let seg = &mut current[*idx];
+            let take = seg.len().min(COALESCE - self.buf.len());
+            self.buf.extend_from_slice(&seg[..take]);
+            seg.advance(take);
+            if seg.is_empty() {
+                *idx += 1;
+            }
+        }
+    }
+}
+
 /// Writes the shared buffer to the socket, a whole batch of segments at a
-/// time, with vectored writes.
+/// time, with vectored writes (or, over TLS, through a coalescing stage).
 struct WriteLoop {
     io: BoxWrite,
     current: Vec<Bytes>,
     idx: usize,
     generation: u64,
+    /// `Some` over TLS.
+    stage: Option<Stage>,
 }
 
 impl ActorFuture<Connection> for WriteLoop {
@@ -943,7 +981,8 @@ impl ActorFuture<Connection> for WriteLoop {
             if this.generation != act.generation {
                 return Poll::Ready(());
             }
-            if this.idx == this.current.len() {
+            let staged = this.stage.as_ref().is_some_and(|st| !st.is_empty());
+            if this.idx == this.current.len() && !staged {
                 if !this.current.is_empty() {
                     this.idx = 0;
                     act.writer.wrote(std::mem::take(&mut this.current));
@@ -963,6 +1002,29 @@ impl ActorFuture<Connection> for WriteLoop {
                         };
                     }
                 }
+            }
+            if let Some(stage) = this.stage.as_mut() {
+                if stage.is_empty() {
+                    stage.fill(&mut this.current, &mut this.idx);
+                    continue;
+                }
+                match Pin::new(&mut this.io).poll_write(task, &stage.buf[stage.pos..]) {
+                    Poll::Ready(Ok(0)) => {
+                        act.lost(
+                            std::io::Error::new(std::io::ErrorKind::WriteZero, "socket closed")
+                                .into(),
+                            ctx,
+                        );
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Ok(written)) => stage.pos += written,
+                    Poll::Ready(Err(e)) => {
+                        act.lost(crate::tls::io_error(e), ctx);
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
+                continue;
             }
             let mut iov = [std::io::IoSlice::new(&[]); IOV];
             let mut n = 0;
@@ -1004,5 +1066,35 @@ impl ActorFuture<Connection> for WriteLoop {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_coalesces_segments_up_to_the_cap() {
+        let big = vec![7u8; COALESCE + 10];
+        let mut current = vec![
+            Bytes::from_static(b"PUB a 5\r\n"),
+            Bytes::from_static(b"hello"),
+            Bytes::from_static(b"\r\n"),
+            Bytes::new(),
+            Bytes::from(big),
+            Bytes::from_static(b"PING\r\n"),
+        ];
+        let mut idx = 0;
+        let mut stage = Stage::default();
+        stage.fill(&mut current, &mut idx);
+        assert_eq!(stage.buf.len(), COALESCE);
+        assert!(stage.buf.starts_with(b"PUB a 5\r\nhello\r\n"));
+        assert_eq!(idx, 4, "the large segment is taken in parts");
+        stage.pos = stage.buf.len();
+        assert!(stage.is_empty());
+        stage.fill(&mut current, &mut idx);
+        assert_eq!(stage.buf.len(), 16 + 10 + 6);
+        assert!(stage.buf.ends_with(b"\x07PING\r\n"));
+        assert_eq!(idx, current.len());
     }
 }

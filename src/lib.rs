@@ -154,6 +154,7 @@ pub mod stats;
 pub mod subject;
 pub mod subscription;
 pub mod supervisor;
+pub mod tls;
 mod transport;
 mod writer;
 
@@ -167,7 +168,7 @@ pub use messages::{
     Publish, RequestOptions, Subscribe, SubscribeOptions, SubscriptionEnded, SubscriptionHandle,
 };
 pub use msg::Msg;
-pub use options::{ConnectOptions, ServerAddr};
+pub use options::{ConnectOptions, ServerAddr, TlsOptions};
 pub use stats::Statistics;
 pub use subject::{Subject, SubjectError};
 

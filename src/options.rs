@@ -582,10 +582,7 @@ pub struct ConnectOptions {
     pub(crate) token: Option<String>,
     pub(crate) auth: Option<crate::auth::Authenticator>,
     pub(crate) tls_required: bool,
-    pub(crate) tls_ca_file: Option<PathBuf>,
-    pub(crate) tls_cert_file: Option<PathBuf>,
-    pub(crate) tls_key_file: Option<PathBuf>,
-    pub(crate) tls_handshake_first: bool,
+    pub(crate) tls: TlsOptions,
     pub(crate) reconnect_buffer_size: usize,
     pub(crate) pending_msgs_limit: usize,
     pub(crate) pending_bytes_limit: usize,
@@ -630,10 +627,7 @@ impl Default for ConnectOptions {
             token: None,
             auth: None,
             tls_required: false,
-            tls_ca_file: None,
-            tls_cert_file: None,
-            tls_key_file: None,
-            tls_handshake_first: false,
+            tls: TlsOptions::default(),
             reconnect_buffer_size: 8 * 1024 * 1024,
             pending_msgs_limit: 524_288,
             pending_bytes_limit: 64 * 1024 * 1024,
@@ -683,10 +677,7 @@ impl fmt::Debug for ConnectOptions {
             .field("token", &redact(&self.token))
             .field("auth", &self.auth)
             .field("tls_required", &self.tls_required)
-            .field("tls_ca_file", &self.tls_ca_file)
-            .field("tls_cert_file", &self.tls_cert_file)
-            .field("tls_key_file", &self.tls_key_file)
-            .field("tls_handshake_first", &self.tls_handshake_first)
+            .field("tls", &self.tls)
             .field("reconnect_buffer_size", &self.reconnect_buffer_size)
             .field("pending_msgs_limit", &self.pending_msgs_limit)
             .field("pending_bytes_limit", &self.pending_bytes_limit)
@@ -1135,36 +1126,129 @@ impl ConnectOptions {
 
     // ----- TLS ------------------------------------------------------------
 
-    /// Requires TLS on every server (as if each were `tls://`). Stored; TLS
-    /// arrives in a later issue.
+    /// Requires TLS on every server, as if each were `tls://`: a server
+    /// whose `INFO` offers no TLS is refused before `CONNECT` is sent. Any
+    /// other TLS option implies it; without any, the client still upgrades
+    /// when the server requires TLS (verifying it against the system
+    /// roots).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// let opts = ConnectOptions::new().server("nats://127.0.0.1:4222").tls_required(true);
+    /// assert!(opts.validate().is_ok());
+    /// ```
     pub fn tls_required(mut self, required: bool) -> Self {
         self.tls_required = required;
         self
     }
 
-    /// A PEM file of CA certificates to trust. Stored; TLS arrives in a
-    /// later issue.
-    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls_ca_file = Some(path.into());
+    /// The TLS options (nats.deno's `tls`): CA, client certificate and
+    /// key (PEM bytes or files), `handshake_first`. Setting them, even
+    /// empty, requires TLS. Replaces the TLS options set before (not
+    /// [`tls_required`](Self::tls_required)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// use nats_actix::options::TlsOptions;
+    /// let opts = ConnectOptions::new().server("nats://127.0.0.1:4222").tls(
+    ///     TlsOptions::new()
+    ///         .ca_file("/etc/nats/ca.pem")
+    ///         .cert_file("/etc/nats/client-cert.pem")
+    ///         .key_file("/etc/nats/client-key.pem"),
+    /// );
+    /// assert!(opts.validate().is_ok());
+    /// ```
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self.tls.set = true;
         self
     }
 
-    /// A client certificate chain and its private key (PEM files). Stored;
-    /// TLS arrives in a later issue.
+    /// A PEM file of CA certificates to trust instead of the system roots
+    /// (the same as [`TlsOptions::ca_file`]). Requires TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// let opts = ConnectOptions::new().tls_ca_file("/etc/nats/ca.pem");
+    /// assert!(opts.validate().is_ok());
+    /// ```
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.ca_file = Some(path.into());
+        self.tls.set = true;
+        self
+    }
+
+    /// A client certificate chain and its private key, as PEM files (the
+    /// same as [`TlsOptions::cert_file`] and [`TlsOptions::key_file`]).
+    /// Requires TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// let opts = ConnectOptions::new()
+    ///     .tls_ca_file("/etc/nats/ca.pem")
+    ///     .tls_client_cert("/etc/nats/client-cert.pem", "/etc/nats/client-key.pem");
+    /// assert!(opts.validate().is_ok());
+    /// ```
     pub fn tls_client_cert(
         mut self,
         cert_path: impl Into<PathBuf>,
         key_path: impl Into<PathBuf>,
     ) -> Self {
-        self.tls_cert_file = Some(cert_path.into());
-        self.tls_key_file = Some(key_path.into());
+        self.tls.cert_file = Some(cert_path.into());
+        self.tls.key_file = Some(key_path.into());
+        self.tls.set = true;
         self
     }
 
-    /// Starts TLS before the server's `INFO` (servers configured with
-    /// `handshake_first`). Stored; TLS arrives in a later issue.
+    /// Starts TLS before the server's `INFO` (the same as
+    /// [`TlsOptions::handshake_first`]): for servers (2.10 or later)
+    /// configured with `tls { handshake_first: true }`. `true` requires
+    /// TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// let opts = ConnectOptions::new().tls_handshake_first(true);
+    /// assert!(opts.validate().is_ok());
+    /// ```
     pub fn tls_handshake_first(mut self, first: bool) -> Self {
-        self.tls_handshake_first = first;
+        self.tls.handshake_first = first;
+        self.tls.set |= first;
+        self
+    }
+
+    /// A complete rustls client configuration, for full control (custom
+    /// verifiers, ALPN, key logging, ...): it replaces the CA, certificate
+    /// and key options, which must not be given with it. Requires TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use nats_actix::ConnectOptions;
+    /// use nats_actix::tls::{ClientConfig, rustls};
+    ///
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(rustls::RootCertStore::empty())
+    ///     .with_no_client_auth();
+    /// let opts = ConnectOptions::new().tls_client_config(Arc::new(config));
+    /// assert!(opts.validate().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tls_client_config(mut self, config: Arc<crate::tls::ClientConfig>) -> Self {
+        self.tls.client_config = Some(config);
+        self.tls.set = true;
         self
     }
 
@@ -1295,7 +1379,14 @@ impl ConnectOptions {
                 return Err(invalid(format!("{name} must be greater than zero")));
             }
         }
+        self.tls.validate()?;
         Ok(())
+    }
+
+    /// Whether the options require TLS on every server: `tls_required`
+    /// or any TLS option.
+    pub(crate) fn tls_wanted(&self) -> bool {
+        self.tls_required || self.tls.set
     }
 
     /// The `CONNECT` options for `server`. Credentials in the server's URL
@@ -1355,6 +1446,258 @@ impl ConnectOptions {
             sig: creds.sig,
             ..ConnectInfo::default()
         })
+    }
+}
+
+/// TLS options, after nats.deno's `TlsOptions` table: the CA to trust,
+/// the client certificate and its key (each as PEM bytes or a PEM file),
+/// and `handshake_first`. Give them with [`ConnectOptions::tls`]; any of
+/// them (even none: an empty `TlsOptions`) makes TLS required.
+///
+/// | option | default | |
+/// |---|---|---|
+/// | `ca` / `ca_file` | none: the system roots | CA certificates (PEM); both may be given |
+/// | `cert` / `cert_file` | none | the client certificate chain (PEM) |
+/// | `key` / `key_file` | none | the client certificate's private key (PEM) |
+/// | `handshake_first` | false | TLS before the server's `INFO` (server ≥ 2.10) |
+///
+/// Files are read at every connect attempt, so certificates rotated on
+/// disk are used at the next reconnect. One PEM file holding the CA, the
+/// certificate and the key may be given for all three. For anything else,
+/// give a whole rustls configuration with
+/// [`ConnectOptions::tls_client_config`]. `Debug` redacts the key.
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::ConnectOptions;
+/// use nats_actix::options::TlsOptions;
+///
+/// let tls = TlsOptions::new()
+///     .ca_file("/etc/nats/ca.pem")
+///     .cert_file("/etc/nats/client.pem")
+///     .key_file("/etc/nats/client.pem");
+/// let opts = ConnectOptions::new().server("nats.example:4222").tls(tls);
+/// assert!(opts.validate().is_ok());
+///
+/// // A certificate without its key cannot work.
+/// let bad = ConnectOptions::new().tls(TlsOptions::new().cert_file("/etc/nats/client.pem"));
+/// assert!(bad.validate().is_err());
+/// ```
+#[derive(Clone, Default)]
+pub struct TlsOptions {
+    /// Any TLS option was given: TLS is required.
+    pub(crate) set: bool,
+    pub(crate) ca: Option<Vec<u8>>,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) cert: Option<Vec<u8>>,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) handshake_first: bool,
+    pub(crate) client_config: Option<Arc<crate::tls::ClientConfig>>,
+}
+
+impl fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("set", &self.set)
+            .field("ca", &self.ca.as_ref().map(|c| c.len()))
+            .field("ca_file", &self.ca_file)
+            .field("cert", &self.cert.as_ref().map(|c| c.len()))
+            .field("cert_file", &self.cert_file)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("key_file", &self.key_file)
+            .field("handshake_first", &self.handshake_first)
+            .field(
+                "client_config",
+                &self.client_config.as_ref().map(|_| "<rustls>"),
+            )
+            .finish()
+    }
+}
+
+impl TlsOptions {
+    /// No TLS option yet (the system roots, no client certificate); given
+    /// to [`ConnectOptions::tls`], it still requires TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// use nats_actix::options::TlsOptions;
+    /// let opts = ConnectOptions::new().server("tls://demo.nats.io").tls(TlsOptions::new());
+    /// assert!(opts.validate().is_ok());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// CA certificates to trust, as PEM text (nats.deno `ca`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// let pem = b"-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n";
+    /// let tls = TlsOptions::new().ca(pem.to_vec());
+    /// # let _ = tls;
+    /// ```
+    pub fn ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(pem.into());
+        self
+    }
+
+    /// A PEM file of CA certificates to trust (nats.deno `caFile`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// let tls = TlsOptions::new().ca_file("/etc/nats/ca.pem");
+    /// # let _ = tls;
+    /// ```
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// The client certificate chain as PEM text, leaf first or with the
+    /// leaf found by its key (nats.deno `cert`). Needs a key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// # let (cert_pem, key_pem) = (String::new(), String::new());
+    /// let tls = TlsOptions::new().cert(cert_pem).key(key_pem);
+    /// # let _ = tls;
+    /// ```
+    pub fn cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.cert = Some(pem.into());
+        self
+    }
+
+    /// A PEM file with the client certificate chain (nats.deno
+    /// `certFile`). Needs a key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// let tls = TlsOptions::new()
+    ///     .cert_file("/etc/nats/client-cert.pem")
+    ///     .key_file("/etc/nats/client-key.pem");
+    /// # let _ = tls;
+    /// ```
+    pub fn cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cert_file = Some(path.into());
+        self
+    }
+
+    /// The client certificate's private key as PEM text (PKCS#8, PKCS#1
+    /// or SEC1; nats.deno `key`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// # let (cert_pem, key_pem) = (String::new(), String::new());
+    /// let tls = TlsOptions::new().cert(cert_pem).key(key_pem);
+    /// # let _ = tls;
+    /// ```
+    pub fn key(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(pem.into());
+        self
+    }
+
+    /// A PEM file with the client certificate's private key (nats.deno
+    /// `keyFile`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// // One PEM file with the CA, the certificate and the key.
+    /// let tls = TlsOptions::new()
+    ///     .ca_file("/etc/nats/all.pem")
+    ///     .cert_file("/etc/nats/all.pem")
+    ///     .key_file("/etc/nats/all.pem");
+    /// # let _ = tls;
+    /// ```
+    pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
+    /// Starts TLS before the server's `INFO` (nats.deno `handshakeFirst`),
+    /// for servers (2.10 or later) configured with
+    /// `tls { handshake_first: true }`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::options::TlsOptions;
+    /// let tls = TlsOptions::new().ca_file("/etc/nats/ca.pem").handshake_first(true);
+    /// # let _ = tls;
+    /// ```
+    pub fn handshake_first(mut self, first: bool) -> Self {
+        self.handshake_first = first;
+        self
+    }
+
+    /// A complete rustls client configuration (see
+    /// [`ConnectOptions::tls_client_config`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use nats_actix::options::TlsOptions;
+    /// use nats_actix::tls::{ClientConfig, rustls};
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(rustls::RootCertStore::empty())
+    ///     .with_no_client_auth();
+    /// let tls = TlsOptions::new().client_config(Arc::new(config)).handshake_first(true);
+    /// # let _ = tls;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_config(mut self, config: Arc<crate::tls::ClientConfig>) -> Self {
+        self.client_config = Some(config);
+        self
+    }
+
+    /// Rejects what cannot work: a certificate without its key (or the
+    /// reverse), a certificate or key given both as text and as a file,
+    /// and a whole rustls configuration together with CA/cert/key options.
+    fn validate(&self) -> Result<(), Error> {
+        let cert = self.cert.is_some() || self.cert_file.is_some();
+        let key = self.key.is_some() || self.key_file.is_some();
+        if cert && !key {
+            return Err(invalid(
+                "tls: a client certificate needs its key (key or key_file)",
+            ));
+        }
+        if key && !cert {
+            return Err(invalid(
+                "tls: a client key needs its certificate (cert or cert_file)",
+            ));
+        }
+        if self.cert.is_some() && self.cert_file.is_some() {
+            return Err(invalid("tls: give cert or cert_file, not both"));
+        }
+        if self.key.is_some() && self.key_file.is_some() {
+            return Err(invalid("tls: give key or key_file, not both"));
+        }
+        let ca = self.ca.is_some() || self.ca_file.is_some();
+        if self.client_config.is_some() && (ca || cert) {
+            return Err(invalid(
+                "tls: a whole client configuration replaces ca, cert and key; give one or the other",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -1661,10 +2004,10 @@ mod tests {
         assert!(!o.wait_on_first_connect);
         assert_eq!((o.user, o.pass, o.token), (None, None, None));
         assert!(o.auth.is_none());
-        assert!(!o.tls_required);
-        assert_eq!(o.tls_ca_file, None);
-        assert_eq!((o.tls_cert_file, o.tls_key_file), (None, None));
-        assert!(!o.tls_handshake_first);
+        assert!(!o.tls_required && !o.tls.set);
+        assert_eq!(o.tls.ca_file, None);
+        assert_eq!((o.tls.cert_file, o.tls.key_file), (None, None));
+        assert!(!o.tls.handshake_first);
         assert_eq!(o.reconnect_buffer_size, 8 * 1024 * 1024);
         assert_eq!(o.pending_msgs_limit, 524_288);
         assert_eq!(o.pending_bytes_limit, 64 * 1024 * 1024);
@@ -1744,10 +2087,10 @@ mod tests {
         assert_eq!(o.pass.as_deref(), Some("p"));
         assert_eq!(o.token.as_deref(), Some("t"));
         assert!(format!("{:?}", o.auth).contains("CredsFile(/x.creds)"));
-        assert!(o.tls_required && o.tls_handshake_first);
-        assert_eq!(o.tls_ca_file, Some(PathBuf::from("/ca.pem")));
-        assert_eq!(o.tls_cert_file, Some(PathBuf::from("/cert.pem")));
-        assert_eq!(o.tls_key_file, Some(PathBuf::from("/key.pem")));
+        assert!(o.tls_required && o.tls.handshake_first);
+        assert_eq!(o.tls.ca_file, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(o.tls.cert_file, Some(PathBuf::from("/cert.pem")));
+        assert_eq!(o.tls.key_file, Some(PathBuf::from("/key.pem")));
         assert_eq!(o.reconnect_buffer_size, 0);
         assert_eq!(o.pending_msgs_limit, 10);
         assert_eq!(o.pending_bytes_limit, 20);
@@ -1976,5 +2319,60 @@ mod tests {
         assert_eq!(info.user, None);
         assert_eq!(info.pass, None);
         assert_eq!(info.auth_token.as_deref(), Some("url-token"));
+    }
+
+    #[test]
+    fn tls_options_imply_tls_and_validate() {
+        assert!(ConnectOptions::new().tls(TlsOptions::new()).tls_wanted());
+        assert!(ConnectOptions::new().tls_ca_file("/ca.pem").tls_wanted());
+        assert!(ConnectOptions::new().tls_handshake_first(true).tls_wanted());
+        assert!(
+            !ConnectOptions::new()
+                .tls_handshake_first(false)
+                .tls_wanted()
+        );
+        let ok = ConnectOptions::new().tls(
+            TlsOptions::new()
+                .ca(b"pem".to_vec())
+                .cert(b"pem".to_vec())
+                .key_file("/k.pem"),
+        );
+        assert!(ok.validate().is_ok());
+        let bad = [
+            TlsOptions::new().cert_file("/c.pem"),
+            TlsOptions::new().key(b"k".to_vec()),
+            TlsOptions::new()
+                .cert(b"c".to_vec())
+                .cert_file("/c")
+                .key_file("/k"),
+            TlsOptions::new()
+                .cert_file("/c")
+                .key(b"k".to_vec())
+                .key_file("/k"),
+        ];
+        for tls in bad {
+            let err = ConnectOptions::new()
+                .tls(tls.clone())
+                .validate()
+                .expect_err("rejected");
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{tls:?}");
+        }
+        let provider = Arc::new(crate::tls::rustls::crypto::ring::default_provider());
+        let config = crate::tls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(crate::tls::rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let whole = ConnectOptions::new().tls_client_config(Arc::new(config));
+        assert!(whole.tls_wanted() && whole.validate().is_ok());
+        let both = whole.tls_ca_file("/ca.pem").validate().expect_err("both");
+        assert!(
+            both.to_string().contains("whole client configuration"),
+            "{both}"
+        );
+        let key = TlsOptions::new()
+            .cert(b"c".to_vec())
+            .key(b"SECRET".to_vec());
+        assert!(!format!("{key:?}").contains("SECRET"));
     }
 }

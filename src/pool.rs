@@ -36,6 +36,10 @@ pub(crate) struct Server {
     /// The host name to verify its certificate against: the host of the
     /// URL the user gave, kept for servers learned as bare IPs.
     pub(crate) tls_name: String,
+    /// The last connection to it was TLS (the server may require TLS
+    /// without the options asking for it): the TLS reconnect jitter
+    /// applies.
+    pub(crate) tls_seen: bool,
 }
 
 impl Server {
@@ -47,6 +51,7 @@ impl Server {
             attempts: 0,
             last_auth_error: None,
             tls_name,
+            tls_seen: false,
         }
     }
 
@@ -171,6 +176,13 @@ impl ServerPool {
             s.did_connect = true;
             s.attempts = 0;
             s.last_auth_error = None;
+        }
+    }
+
+    /// Records whether the connection to the current server is TLS.
+    pub(crate) fn set_tls(&mut self, tls: bool) {
+        if let Some(s) = self.servers.first_mut() {
+            s.tls_seen = tls;
         }
     }
 

@@ -155,8 +155,10 @@ impl Supervisor {
             });
     }
 
+    /// Whether TLS is in use with `server`: required by the options or
+    /// the URL, or by the server the last time the client connected to it.
     fn tls(&self, server: &Server) -> bool {
-        self.opts.tls_required || server.addr.tls_required()
+        self.opts.tls_wanted() || server.addr.tls_required() || server.tls_seen
     }
 
     /// Starts one connect attempt to `server` after `delay`.
@@ -166,7 +168,7 @@ impl Supervisor {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            transport::connect(&server.addr, &opts).await
+            transport::connect(&server.addr, &server.tls_name, &opts).await
         };
         self.attempt_handle = Some(ctx.spawn(fut.into_actor(self).map(
             |res, act: &mut Supervisor, ctx| {
@@ -269,6 +271,7 @@ impl Supervisor {
         let first = self.phase != Phase::Reconnecting || self.first.is_some();
         self.phase = Phase::Idle;
         self.pool.connected();
+        self.pool.set_tls(t.tls);
         self.attempt = 0;
         self.since_sleep = 0;
         self.rounds = 0;

@@ -12,6 +12,7 @@ pub mod events;
 pub mod fake;
 pub mod jwt;
 pub mod proxy;
+pub mod tls;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
