@@ -414,3 +414,74 @@ impl std::io::Write for Writer {
         Ok(())
     }
 }
+
+/// H: a publish permission violation is an `Error` event and the
+/// connection stays up; a subscribe violation ends that subscription (the
+/// queue form too) with the error and nothing else; a request to a denied
+/// subject fails fast with a typed error and leaves no waiter.
+#[actix_rt::test]
+async fn permission_violations_are_scoped() {
+    let server = NatsServer::with_config(
+        "authorization { users = [ { user: app, password: pw, permissions: { \
+         publish: { deny: [\"secret.>\"] }, subscribe: { deny: [\"hidden.>\"] } } } ] }",
+    );
+    let (rec, mut rx) = event_sink();
+    let client = connect(
+        ConnectOptions::new()
+            .server(server.client_url())
+            .user("app")
+            .pass("pw")
+            .request_timeout(Duration::from_secs(5))
+            .event_recipient(rec),
+    )
+    .await
+    .expect("connect");
+    let mut ok_sub = within(client.subscribe("open.x")).await.unwrap();
+    within(client.publish("secret.x", "no")).await.unwrap();
+    let e = next_of(&mut rx, |e| matches!(e, nats_actix::Event::Error(_))).await;
+    match e {
+        nats_actix::Event::Error(err) => {
+            assert_eq!(err.kind(), ErrorKind::AuthorizationViolation, "{err}")
+        }
+        _ => unreachable!(),
+    }
+    within(client.flush()).await.expect("still connected");
+
+    let mut denied = within(client.subscribe("hidden.x")).await.unwrap();
+    assert!(
+        within(denied.next_msg()).await.is_none(),
+        "the denied subscription ends"
+    );
+    let reason = denied.end_reason().expect("with its reason");
+    assert_eq!(reason.kind(), ErrorKind::AuthorizationViolation, "{reason}");
+    let mut denied_q = within(client.queue_subscribe("hidden.q", "workers"))
+        .await
+        .unwrap();
+    assert!(within(denied_q.next_msg()).await.is_none());
+    assert_eq!(
+        denied_q.end_reason().map(|e| e.kind()),
+        Some(ErrorKind::AuthorizationViolation)
+    );
+
+    let start = std::time::Instant::now();
+    let err = within(client.request("secret.svc", "x")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AuthorizationViolation, "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(within(client.pending_requests()).await, 0);
+
+    // Nothing else was touched.
+    within(client.publish("open.x", "yes")).await.unwrap();
+    assert_eq!(
+        within(ok_sub.next_msg())
+            .await
+            .unwrap()
+            .payload_str()
+            .unwrap(),
+        "yes"
+    );
+    assert_eq!(client.stats().reconnects, 0);
+}
