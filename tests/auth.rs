@@ -485,3 +485,24 @@ async fn permission_violations_are_scoped() {
     );
     assert_eq!(client.stats().reconnects, 0);
 }
+
+/// `examples/secure.rs --self-test`: a creds file over TLS against a
+/// server in operator mode that requires TLS.
+#[test]
+fn secure_example_creds_over_tls() {
+    let out = std::process::Command::new(support::example_binary("secure"))
+        .arg("--self-test")
+        .env("NATS_SERVER", support::server_binary())
+        .output()
+        .expect("run the secure example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("over TLS") && stdout.contains("received: hello, securely"),
+        "{stdout}"
+    );
+}

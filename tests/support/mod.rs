@@ -683,3 +683,28 @@ impl NatsCluster {
         }
     }
 }
+
+/// Path of an example binary (`cargo test` builds the examples first, next
+/// to the test binaries); built with `cargo build --example` when missing.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary is in <target>/<profile>/deps")
+        .to_path_buf();
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("CARGO_TARGET_DIR", target_dir)
+            .status()
+            .expect("run cargo build --example");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    bin
+}
