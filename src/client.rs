@@ -446,6 +446,37 @@ impl Client {
         }
     }
 
+    /// Starts a muxed request: the publish is written now (in call
+    /// order), the reply is awaited later with [`PendingReply::wait`].
+    pub(crate) async fn start_request(
+        &self,
+        subject: Subject,
+        payload: Bytes,
+        headers: Option<HeaderMap>,
+    ) -> Result<PendingReply, Error> {
+        validate_publish(&subject)?;
+        let mux = &self.inner.mux;
+        mux.ensure_subscribed().await?;
+        let (tx, rx) = oneshot::channel();
+        let mut options = RequestOptions::default();
+        options.headers = headers;
+        let token = mux.start(
+            &Request {
+                subject,
+                payload,
+                options,
+            },
+            tx,
+        )?;
+        Ok(PendingReply {
+            rx,
+            guard: CancelOnDrop {
+                mux: mux.clone(),
+                token: Some(token),
+            },
+        })
+    }
+
     async fn request_no_mux(
         &self,
         subject: Subject,
@@ -714,6 +745,33 @@ impl Client {
     /// Requests waiting for a reply in the muxer (0 when none leaked).
     pub async fn pending_requests(&self) -> usize {
         self.inner.mux.pending()
+    }
+}
+
+/// A request whose publish is written and whose reply is awaited later;
+/// dropping it removes the waiter.
+pub(crate) struct PendingReply {
+    rx: oneshot::Receiver<Result<Msg, Error>>,
+    guard: CancelOnDrop,
+}
+
+impl std::fmt::Debug for PendingReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingReply")
+    }
+}
+
+impl PendingReply {
+    /// The reply, or `TimedOut` after `timeout`.
+    pub(crate) async fn wait(self, timeout: Duration) -> Result<Msg, Error> {
+        let PendingReply { rx, guard } = self;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(res) => {
+                guard.disarm();
+                res.map_err(|_| Error::new(ErrorKind::Closed))?
+            }
+            Err(_) => Err(Error::new(ErrorKind::TimedOut)),
+        }
     }
 }
 

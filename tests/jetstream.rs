@@ -673,3 +673,60 @@ async fn missed_heartbeats_reported_and_recovered() {
     .await;
     handle.stop();
 }
+
+/// Async publish: written in call order, acks awaited later, bounded in
+/// flight (wait or a typed error at the bound).
+#[actix_rt::test]
+async fn publish_async_bounded_in_flight() {
+    use nats_actix::jetstream::WhenFull;
+    let server = NatsServer::with_jetstream();
+    let base = js(&server).await;
+    within(base.create_stream(StreamConfig::new("AS", ["as.>"])))
+        .await
+        .unwrap();
+    let js = base.clone().max_acks_in_flight(16, WhenFull::Wait);
+    let mut acks = Vec::new();
+    for i in 0..1000u64 {
+        acks.push(
+            within(js.publish_async("as.x", i.to_string(), PublishOptions::default()))
+                .await
+                .unwrap(),
+        );
+        // Keep at most 16 unawaited: await the oldest ones.
+        if acks.len() == 16 {
+            let first = acks.remove(0);
+            within(first.ack()).await.unwrap();
+        }
+    }
+    let mut last = 0;
+    for a in acks {
+        last = within(a.ack()).await.unwrap().seq;
+    }
+    assert_eq!(last, 1000, "in call order");
+    let info = within(js.stream_info("AS")).await.unwrap();
+    assert_eq!(info.state.messages, 1000);
+
+    let strict = base.max_acks_in_flight(2, WhenFull::Error);
+    let a = within(strict.publish_async("as.y", "1", PublishOptions::default()))
+        .await
+        .unwrap();
+    let b = within(strict.publish_async("as.y", "2", PublishOptions::default()))
+        .await
+        .unwrap();
+    let e = within(strict.publish_async("as.y", "3", PublishOptions::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BufferFull, "{e}");
+    within(a.ack()).await.unwrap();
+    let c = within(strict.publish_async("as.y", "3", PublishOptions::default()))
+        .await
+        .unwrap();
+    within(b.ack()).await.unwrap();
+    assert_eq!(within(c.ack()).await.unwrap().seq, 1003);
+    // No stream: the ack is a typed error, not a silent loss.
+    let lost = within(strict.publish_async("nowhere.x", "x", PublishOptions::default()))
+        .await
+        .unwrap();
+    let e = within(lost.ack()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoResponders, "{e}");
+}

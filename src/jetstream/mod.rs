@@ -39,7 +39,7 @@ mod stream;
 pub use consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, ReplayPolicy};
 pub use message::{AckKind, JsMsg, MsgInfo};
 pub use ordered::OrderedConsumer;
-pub use publish::{PubAck, PublishOptions};
+pub use publish::{PubAck, PubAckFuture, PublishOptions, WhenFull};
 pub use pull::{ConsumeOptions, ConsumerHandle, JsStream, PullConsumer};
 pub use stream::{
     DiscardPolicy, PurgeRequest, RetentionPolicy, StorageType, StoredMessage, StreamConfig,
@@ -143,7 +143,13 @@ pub struct Context {
     client: Client,
     prefix: String,
     timeout: Duration,
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    max_in_flight: usize,
+    when_full: publish::WhenFull,
 }
+
+/// The default bound on acks in flight of [`Context::publish_async`].
+pub const DEFAULT_MAX_ACKS_IN_FLIGHT: usize = 4000;
 
 /// The default timeout of a JetStream API call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,6 +161,9 @@ impl Context {
             client,
             prefix: "$JS.API".to_string(),
             timeout: DEFAULT_TIMEOUT,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_ACKS_IN_FLIGHT)),
+            max_in_flight: DEFAULT_MAX_ACKS_IN_FLIGHT,
+            when_full: publish::WhenFull::Wait,
         }
     }
 
@@ -188,6 +197,25 @@ impl Context {
     /// Sets the timeout of every API call and publish ack (5 s default).
     pub fn timeout(mut self, timeout: Duration) -> Context {
         self.timeout = timeout;
+        self
+    }
+
+    /// Bounds the acks in flight of [`Context::publish_async`] (4000 by
+    /// default), and says what a publish at the bound does.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn f(client: nats_actix::Client) {
+    /// use nats_actix::jetstream::{Context, WhenFull};
+    /// let js = Context::new(client).max_acks_in_flight(256, WhenFull::Error);
+    /// # }
+    /// ```
+    pub fn max_acks_in_flight(mut self, max: usize, when_full: publish::WhenFull) -> Context {
+        let max = max.max(1);
+        self.in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(max));
+        self.max_in_flight = max;
+        self.when_full = when_full;
         self
     }
 

@@ -232,3 +232,104 @@ impl Context {
         }
     }
 }
+
+/// What [`Context::publish_async`] does when the acks in flight are at the
+/// bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait until an ack frees a slot (backpressure).
+    #[default]
+    Wait,
+    /// Fail at once with `BufferFull`.
+    Error,
+}
+
+/// The ack of a publish made with [`Context::publish_async`]; await it
+/// with [`PubAckFuture::ack`]. Dropping it forgets the ack (the message
+/// may still be stored) and frees its slot.
+#[derive(Debug)]
+pub struct PubAckFuture {
+    reply: crate::client::PendingReply,
+    timeout: Duration,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl PubAckFuture {
+    /// The stream's ack.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` when no ack came within the timeout: a typed error, never
+    /// a silent loss (publish again with the same msg id to be sure);
+    /// `NoResponders` when no stream captures the subject; `JetStream`
+    /// with the stream's refusal.
+    pub async fn ack(self) -> Result<PubAck, Error> {
+        let msg = self.reply.wait(self.timeout).await?;
+        super::parse_reply(&msg)
+    }
+}
+
+impl Context {
+    /// Publishes without waiting for the ack: the message is written now,
+    /// in call order, and the returned [`PubAckFuture`] resolves to its
+    /// ack. At most `max_acks_in_flight` (see
+    /// [`Context::max_acks_in_flight`]) are outstanding; at the bound the
+    /// call waits or fails, as [`WhenFull`] says.
+    ///
+    /// # Errors
+    ///
+    /// `BufferFull` at the bound with [`WhenFull::Error`]; the publish's
+    /// errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// use nats_actix::jetstream::PublishOptions;
+    /// let mut acks = Vec::new();
+    /// for i in 0..1000 {
+    ///     acks.push(js.publish_async("orders.new", format!("{i}"), PublishOptions::default()).await?);
+    /// }
+    /// for a in acks {
+    ///     a.ack().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn publish_async(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+        options: PublishOptions,
+    ) -> Result<PubAckFuture, Error> {
+        let slots = self.in_flight.clone();
+        let slot = match self.when_full {
+            WhenFull::Wait => slots
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::new(ErrorKind::Closed))?,
+            WhenFull::Error => slots.try_acquire_owned().map_err(|_| {
+                Error::with_source(
+                    ErrorKind::BufferFull,
+                    format!(
+                        "{} JetStream acks already in flight (max_acks_in_flight)",
+                        self.max_in_flight
+                    ),
+                )
+            })?,
+        };
+        let headers = options.header_map();
+        let reply = self
+            .client
+            .start_request(
+                crate::Subject::from(subject.as_ref()),
+                payload.into(),
+                headers,
+            )
+            .await?;
+        Ok(PubAckFuture {
+            reply,
+            timeout: options.timeout.unwrap_or(self.timeout),
+            _slot: slot,
+        })
+    }
+}
