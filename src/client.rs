@@ -458,8 +458,10 @@ impl Client {
         let mux = &self.inner.mux;
         mux.ensure_subscribed().await?;
         let (tx, rx) = oneshot::channel();
-        let mut options = RequestOptions::default();
-        options.headers = headers;
+        let options = RequestOptions {
+            headers,
+            ..RequestOptions::default()
+        };
         let token = mux.start(
             &Request {
                 subject,
