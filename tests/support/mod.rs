@@ -315,7 +315,9 @@ impl NatsServer {
             quote(&listen),
             quote(&self.dir.to_string_lossy()),
             quote(&self.name),
-            self.extra
+            // `{{DIR}}` in the extra config is this server's own temp dir
+            // (a cluster's nodes each get their own JetStream store).
+            self.extra.replace("{{DIR}}", &self.dir.to_string_lossy())
         )
     }
 
