@@ -1103,3 +1103,71 @@ fn js_consumer_sub_push_and_sigterm() {
     sub.signal("TERM");
     sub.wait_success(deadline);
 }
+
+/// Runs `examples/<name>.rs --self-test` (it starts its own
+/// `nats-server -js`) and returns its stdout lines once it exited 0.
+fn self_test(name: &str) -> Vec<String> {
+    let mut child = Command::new(example(name))
+        .arg("--self-test")
+        .env("NATS_SERVER", support::server_binary())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
+    let out = line_channel(child.stdout.take().expect("stdout"), false);
+    let err = line_channel(child.stderr.take().expect("stderr"), false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the {name} example hung");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let stdout: Vec<String> = out.iter().collect();
+    let stderr: Vec<String> = err.iter().collect();
+    assert!(status.success(), "{name}: {status}\n{stdout:?}\n{stderr:?}");
+    stdout
+}
+
+/// `examples/js_streams.rs --self-test`: create, info, get, purge, delete.
+#[test]
+fn js_streams_example_self_test() {
+    let out = self_test("js_streams");
+    assert!(
+        out.iter().any(|l| l.starts_with("ok: stream created")),
+        "{out:?}"
+    );
+}
+
+/// `examples/js_publish.rs --self-test`: acks, dedupe, expectations.
+#[test]
+fn js_publish_example_self_test() {
+    let out = self_test("js_publish");
+    assert!(out.iter().any(|l| l.starts_with("ok: acks")), "{out:?}");
+}
+
+/// `examples/js_workers.rs --self-test`: every job done once by the pool.
+#[test]
+fn js_workers_example_self_test() {
+    let out = self_test("js_workers");
+    assert!(
+        out.iter().any(|l| l.starts_with("ok: 40 jobs done once")),
+        "{out:?}"
+    );
+}
+
+/// `examples/js_ordered.rs --self-test`: in order across a lost consumer.
+#[test]
+fn js_ordered_example_self_test() {
+    let out = self_test("js_ordered");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("ok: 12 messages once each")),
+        "{out:?}"
+    );
+}
