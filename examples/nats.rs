@@ -11,6 +11,9 @@
 //!   req SUBJECT BODY [--timeout-ms T] [-H KEY:VALUE]...
 //!   reply SUBJECT BODY [--queue Q] [--count N]
 //!   bench pub|pubsub|req --size BYTES --count N [--subject S]
+//!   stream add|info|ls|rm|purge|get ...
+//!   js pub SUBJECT BODY [--count N] [--msg-id ID] [--expect-...] [--async]
+//!   consumer add|info|ls|rm|next|sub|ordered ...
 //! ```
 //!
 //! BODY `-` reads the body from stdin; `{{Count}}` in a `pub` BODY becomes
@@ -19,13 +22,21 @@
 //! `reply` print `{"ready":true}` once the subscription is confirmed by the
 //! server. With `--events`, status events print as JSON lines on stderr.
 //! Errors print `error: <typed error>` on stderr and exit 1 (usage errors
-//! exit 2). SIGINT or SIGTERM makes `sub` and `reply` drain and exit 0.
+//! exit 2). SIGINT or SIGTERM makes `sub`, `reply`, `consumer sub` and
+//! `consumer ordered` drain and exit 0. JetStream commands take
+//! `--js-domain D` or `--js-api-prefix P`; API errors print typed
+//! (`error: wrong last sequence: ...`, `error: stream not found: ...`).
 //!
 //! ```sh
 //! nats-server -p 4222 &
 //! cargo run --example nats -- sub 'greet.*' --count 1 &
 //! cargo run --example nats -- pub greet.joe hello -H X-Id:1
 //! cargo run --example nats -- --json bench req --size 128 --count 1000
+//! # JetStream (nats-server -js)
+//! cargo run --example nats -- --json stream add ORDERS --subjects 'orders.>'
+//! cargo run --example nats -- --json js pub orders.new hi --msg-id o-1
+//! cargo run --example nats -- --json consumer add ORDERS w --pull
+//! cargo run --example nats -- --json consumer next ORDERS w --count 1
 //! ```
 
 use std::io::{Read, Write};
@@ -159,6 +170,15 @@ enum Cmd {
     Reply(ReplyArgs),
     /// Measure publish, publish-subscribe or request throughput
     Bench(BenchArgs),
+    /// JetStream streams
+    #[command(subcommand)]
+    Stream(StreamCmd),
+    /// JetStream publishing
+    #[command(subcommand)]
+    Js(JsCmd),
+    /// JetStream consumers
+    #[command(subcommand)]
+    Consumer(ConsumerCmd),
 }
 
 /// A `-H KEY:VALUE` header.
@@ -355,6 +375,7 @@ fn typed_error(e: &Error) -> String {
         ErrorKind::Tls => "tls",
         ErrorKind::TimedOut => "timeout",
         ErrorKind::NoResponders => "no responders",
+        ErrorKind::JetStream => return js_cli::typed_api_error(e),
         _ => return e.to_string(),
     };
     format!("{prefix}: {e}")
@@ -613,7 +634,9 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
     // receiving commands drain on SIGINT/SIGTERM; the others keep the
     // default action (exit at once)
     let mut shutdown = match cmd {
-        Cmd::Sub(_) | Cmd::Reply(_) => Some(Shutdown::new()?),
+        Cmd::Sub(_)
+        | Cmd::Reply(_)
+        | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_)) => Some(Shutdown::new()?),
         _ => None,
     };
     let printer = global.events.then(|| EventPrinter.start());
@@ -661,7 +684,7 @@ async fn run_with(
             };
             receive(client, sub, count, shutdown, |n, m| {
                 print_msg(global, n, &m);
-                Ok(())
+                Ok(true)
             })
             .await
         }
@@ -700,11 +723,14 @@ async fn run_with(
             receive(client, sub, count, shutdown, |n, m| {
                 m.respond(body.clone())?;
                 print_msg(global, n, &m);
-                Ok(())
+                Ok(true)
             })
             .await
         }
         Cmd::Bench(a) => bench(global, client, a).await,
+        Cmd::Stream(c) => js_cli::stream(global, client, c).await,
+        Cmd::Js(JsCmd::Pub(a)) => js_cli::publish(global, client, a).await,
+        Cmd::Consumer(c) => js_cli::consumer(global, client, c, shutdown).await,
     }
 }
 
@@ -797,7 +823,8 @@ async fn subscribe_ready(
     Ok((count != Some(0)).then_some(sub))
 }
 
-/// Hands every message to `handle` until `count` messages, a signal (then
+/// Hands every message to `handle` (which says whether it counts) until
+/// `count` messages, a signal (then
 /// it drains: what was already received is still handled) or the end of
 /// the subscription, which is an error unless it was the drain.
 async fn receive(
@@ -805,7 +832,7 @@ async fn receive(
     mut sub: Subscriber,
     count: Option<u64>,
     mut shutdown: Option<Shutdown>,
-    mut handle: impl FnMut(u64, Msg) -> Result<(), Error>,
+    mut handle: impl FnMut(u64, Msg) -> Result<bool, Error>,
 ) -> Result<(), Error> {
     let mut n = 0;
     let mut draining = false;
@@ -827,8 +854,9 @@ async fn receive(
                                 while let Ok(Some(m)) =
                                     tokio::time::timeout(Duration::ZERO, sub.next_msg()).await
                                 {
-                                    n += 1;
-                                    handle(n, m)?;
+                                    if handle(n + 1, m)? {
+                                        n += 1;
+                                    }
                                     if count.is_some_and(|c| n >= c) {
                                         break;
                                     }
@@ -843,8 +871,9 @@ async fn receive(
             _ => sub.next_msg().await,
         };
         let Some(m) = next else { break };
-        n += 1;
-        handle(n, m)?;
+        if handle(n + 1, m)? {
+            n += 1;
+        }
         if count.is_some_and(|c| n >= c) {
             return Ok(());
         }
@@ -1028,4 +1057,992 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+// ---------------------------------------------------------------------------
+// JetStream: arguments
+// ---------------------------------------------------------------------------
+
+#[derive(Subcommand, Debug)]
+enum StreamCmd {
+    /// Create a stream (prints its StreamInfo)
+    Add(StreamAddArgs),
+    /// A stream's StreamInfo
+    Info { name: String },
+    /// The names of the streams
+    Ls,
+    /// Delete a stream
+    Rm { name: String },
+    /// Purge a stream's messages (all, a subject, up to a sequence, or keep N)
+    Purge(StreamPurgeArgs),
+    /// A stored message, by sequence or the last on a subject
+    Get(StreamGetArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StorageArg {
+    File,
+    Memory,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RetentionArg {
+    Limits,
+    Interest,
+    Workqueue,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DiscardArg {
+    Old,
+    New,
+}
+
+#[derive(Args, Debug)]
+struct StreamAddArgs {
+    name: String,
+    /// The subjects the stream captures
+    #[arg(long, value_name = "S", value_delimiter = ',', required = true)]
+    subjects: Vec<String>,
+    /// Where the messages are kept
+    #[arg(long, value_enum, default_value = "file")]
+    storage: StorageArg,
+    /// Replicas
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    replicas: i64,
+    /// When messages leave the stream
+    #[arg(long, value_enum, default_value = "limits")]
+    retention: RetentionArg,
+    /// Most messages kept (-1 unlimited)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    max_msgs: Option<i64>,
+    /// Most bytes kept (-1 unlimited)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    max_bytes: Option<i64>,
+    /// Oldest message kept, in milliseconds (0 unlimited)
+    #[arg(long, value_name = "MS")]
+    max_age_ms: Option<u64>,
+    /// Largest message accepted (-1 unlimited)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    max_msg_size: Option<i64>,
+    /// What a full stream does with a new message
+    #[arg(long, value_enum, default_value = "old")]
+    discard: DiscardArg,
+    /// The duplicate window in milliseconds
+    #[arg(long, value_name = "MS")]
+    dupe_window_ms: Option<u64>,
+    /// Allow direct gets
+    #[arg(long)]
+    allow_direct: bool,
+}
+
+#[derive(Args, Debug)]
+struct StreamPurgeArgs {
+    name: String,
+    /// Only this subject
+    #[arg(long, value_name = "S")]
+    subject: Option<String>,
+    /// Up to (not including) this sequence
+    #[arg(long, value_name = "N")]
+    seq: Option<u64>,
+    /// Keep the newest N
+    #[arg(long, value_name = "N")]
+    keep: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct StreamGetArgs {
+    name: String,
+    /// The stream sequence
+    #[arg(required_unless_present = "last_for", conflicts_with = "last_for")]
+    seq: Option<u64>,
+    /// The last message stored on this subject
+    #[arg(long, value_name = "SUBJECT")]
+    last_for: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum JsCmd {
+    /// Publish to a stream; prints one line per acknowledgement
+    Pub(JsPubArgs),
+}
+
+#[derive(Args, Debug)]
+struct JsPubArgs {
+    subject: String,
+    /// The body; `-` reads stdin; `{{Count}}` becomes the message number
+    body: String,
+    /// How many messages
+    #[arg(long, default_value_t = 1)]
+    count: u64,
+    /// A header; repeat a KEY to add values
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE", value_parser = parse_header)]
+    headers: Vec<Header>,
+    /// Nats-Msg-Id (deduplication); `{{Count}}` becomes the message number
+    #[arg(long, value_name = "ID")]
+    msg_id: Option<String>,
+    /// Nats-Expected-Stream
+    #[arg(long, value_name = "S")]
+    expect_stream: Option<String>,
+    /// Nats-Expected-Last-Sequence
+    #[arg(long, value_name = "N")]
+    expect_last_seq: Option<u64>,
+    /// Nats-Expected-Last-Subject-Sequence
+    #[arg(long, value_name = "N")]
+    expect_last_subject_seq: Option<u64>,
+    /// Nats-Expected-Last-Msg-Id
+    #[arg(long, value_name = "ID")]
+    expect_last_msg_id: Option<String>,
+    /// Publish all N, then wait for every ack
+    #[arg(long = "async")]
+    is_async: bool,
+    /// How long each publish waits for its ack, in milliseconds
+    #[arg(long, value_name = "T")]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConsumerCmd {
+    /// Create a durable consumer (prints its ConsumerInfo)
+    Add(ConsumerAddArgs),
+    /// A consumer's ConsumerInfo
+    Info { stream: String, name: String },
+    /// The names of a stream's consumers
+    Ls { stream: String },
+    /// Delete a consumer
+    Rm { stream: String, name: String },
+    /// Pull messages from a pull consumer and act on each
+    Next(ConsumerNextArgs),
+    /// Consume continuously (pull or push), acking each message
+    Sub(ConsumerSubArgs),
+    /// Read a stream through an ordered consumer
+    Ordered(ConsumerOrderedArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AckArg {
+    Explicit,
+    None,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DeliverArg {
+    All,
+    New,
+    Last,
+    LastPerSubject,
+}
+
+#[derive(Args, Debug)]
+struct ConsumerAddArgs {
+    stream: String,
+    name: String,
+    /// A pull consumer (the default)
+    #[arg(long, conflicts_with = "deliver")]
+    pull: bool,
+    /// A push consumer delivering to SUBJECT
+    #[arg(long, value_name = "SUBJECT")]
+    deliver: Option<String>,
+    /// Only these subjects
+    #[arg(long, value_name = "S", value_delimiter = ',')]
+    filter: Vec<String>,
+    /// The ack policy
+    #[arg(long, value_enum, default_value = "explicit")]
+    ack: AckArg,
+    /// Where delivery starts
+    #[arg(long, value_enum, default_value = "all")]
+    deliver_policy: DeliverArg,
+    /// Start at this stream sequence
+    #[arg(long, value_name = "N")]
+    start_seq: Option<u64>,
+    /// Most deliveries of a message (-1 unlimited)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    max_deliver: Option<i64>,
+    /// How long the server waits for an ack, in milliseconds
+    #[arg(long, value_name = "MS")]
+    ack_wait_ms: Option<u64>,
+    /// Most unacknowledged messages in flight
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    max_ack_pending: Option<i64>,
+    /// Remove the consumer after this long unused, in milliseconds
+    #[arg(long, value_name = "MS")]
+    inactive_threshold_ms: Option<u64>,
+    /// Idle heartbeat of a push consumer, in milliseconds
+    #[arg(long, value_name = "MS")]
+    heartbeat_ms: Option<u64>,
+    /// Flow control of a push consumer
+    #[arg(long)]
+    flow_control: bool,
+    /// Deliver group of a push consumer
+    #[arg(long, value_name = "GROUP", requires = "deliver")]
+    queue: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ConsumerNextArgs {
+    stream: String,
+    name: String,
+    /// How many messages
+    #[arg(long, default_value_t = 1)]
+    count: u64,
+    /// Messages asked for per pull (default: N)
+    #[arg(long, value_name = "B")]
+    batch: Option<usize>,
+    /// How long to wait for the N messages, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    expires_ms: u64,
+    /// Exit 0 as soon as the stream has nothing more
+    #[arg(long)]
+    no_wait: bool,
+    /// Acknowledge each message and wait for the confirmation (the default)
+    #[arg(long, conflicts_with_all = ["no_ack", "nak", "term"])]
+    ack: bool,
+    /// Leave each message unacknowledged
+    #[arg(long, conflicts_with_all = ["nak", "term"])]
+    no_ack: bool,
+    /// Ask for each message's redelivery
+    #[arg(long, conflicts_with = "term")]
+    nak: bool,
+    /// Never redeliver each message
+    #[arg(long)]
+    term: bool,
+}
+
+#[derive(Args, Debug)]
+struct ConsumerSubArgs {
+    stream: String,
+    name: String,
+    /// Exit after N messages
+    #[arg(long)]
+    count: Option<u64>,
+    /// Do not acknowledge the messages
+    #[arg(long)]
+    no_ack: bool,
+}
+
+#[derive(Args, Debug)]
+struct ConsumerOrderedArgs {
+    stream: String,
+    /// Only this subject
+    #[arg(long, value_name = "S")]
+    filter: Option<String>,
+    /// Exit after N messages
+    #[arg(long)]
+    count: Option<u64>,
+    /// Start at this stream sequence
+    #[arg(long, value_name = "N")]
+    start_seq: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------
+// JetStream: commands
+// ---------------------------------------------------------------------------
+
+mod js_cli {
+    use super::*;
+    use nats_actix::StatusCode;
+    use nats_actix::jetstream::{
+        self as js, AckPolicy, ApiError, ConsumeOptions, ConsumerConfig, DeliverPolicy,
+        DiscardPolicy, JsMsg, MsgInfo, PubAck, PublishOptions, PurgeRequest, RetentionPolicy,
+        StorageType, StoredMessage, StreamConfig,
+    };
+
+    /// How long `--no-wait` lets a pull wait on the server (the library's
+    /// `fetch` has no `no_wait`; see the report).
+    const NO_WAIT: Duration = Duration::from_millis(250);
+
+    /// The JetStream context the global flags describe.
+    pub(super) fn context(global: &Global, client: &Client) -> js::Context {
+        let c = client.clone();
+        match (&global.js_domain, &global.js_api_prefix) {
+            (Some(d), _) => js::Context::with_domain(c, d),
+            (None, Some(p)) => js::Context::with_prefix(c, p.as_str()),
+            (None, None) => js::Context::new(c),
+        }
+    }
+
+    /// A JetStream API error as the contract prints it: the kind the
+    /// server's `err_code` names, then the detail.
+    pub(super) fn typed_api_error(e: &Error) -> String {
+        let Some(api) = ApiError::of(e) else {
+            return e.to_string();
+        };
+        let prefix = match api.err_code {
+            ApiError::WRONG_LAST_SEQUENCE => "wrong last sequence",
+            10070 => "wrong last msg id",
+            10060 => "wrong expected stream",
+            ApiError::STREAM_NOT_FOUND => "stream not found",
+            ApiError::CONSUMER_NOT_FOUND => "consumer not found",
+            ApiError::NO_MESSAGE_FOUND => "no message found",
+            ApiError::STREAM_NAME_IN_USE => "stream name in use",
+            _ => "jetstream",
+        };
+        if api.description.starts_with(&format!("{prefix}:")) {
+            api.to_string()
+        } else {
+            format!("{prefix}: {api}")
+        }
+    }
+
+    fn to_json(v: &impl Serialize) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(v).map_err(|e| Error::with_source(ErrorKind::Codec, e.to_string()))
+    }
+
+    /// One API call whose reply is printed as the server sent it (the
+    /// library's `StreamInfo`/`ConsumerInfo` keep only some fields).
+    async fn api_raw(
+        js: &js::Context,
+        suffix: &str,
+        body: Vec<u8>,
+    ) -> Result<serde_json::Value, Error> {
+        let subject = format!("{}.{suffix}", js.prefix());
+        let m = js
+            .client()
+            .request_with(
+                subject,
+                body,
+                RequestOptions::default().timeout(js::DEFAULT_TIMEOUT),
+            )
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NoResponders => Error::with_source(
+                    ErrorKind::NoResponders,
+                    "JetStream is not enabled (no responders on the API)",
+                ),
+                _ => e,
+            })?;
+        let mut v: serde_json::Value = serde_json::from_slice(&m.payload).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Protocol,
+                format!("malformed JetStream API reply: {e}"),
+            )
+        })?;
+        if let Some(err) = v.get_mut("error").map(serde_json::Value::take) {
+            let api: ApiError = serde_json::from_value(err).map_err(|e| {
+                Error::with_source(ErrorKind::Protocol, format!("malformed API error: {e}"))
+            })?;
+            return Err(api.into());
+        }
+        Ok(v)
+    }
+
+    fn print_value(global: &Global, v: &serde_json::Value) {
+        if global.json {
+            emit_json(v);
+        } else {
+            emit(&serde_json::to_string_pretty(v).unwrap_or_default());
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Deleted {
+        deleted: bool,
+    }
+
+    fn print_deleted(global: &Global, what: &str) {
+        if global.json {
+            emit_json(&Deleted { deleted: true });
+        } else {
+            emit(&format!("deleted {what}"));
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Streams<'a> {
+        streams: &'a [String],
+    }
+
+    #[derive(Serialize)]
+    struct Consumers<'a> {
+        consumers: &'a [String],
+    }
+
+    #[derive(Serialize)]
+    struct Purged {
+        purged: u64,
+    }
+
+    #[derive(Serialize)]
+    struct StoredJson<'a> {
+        subject: &'a str,
+        seq: u64,
+        headers: HeadersJson<'a>,
+        payload: std::borrow::Cow<'a, str>,
+        time: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct AckJson<'a> {
+        stream: &'a str,
+        seq: u64,
+        duplicate: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        domain: Option<&'a str>,
+    }
+
+    /// A consumed message: the message shape plus what its ack subject says.
+    #[derive(Serialize)]
+    struct JsMsgJson<'a> {
+        subject: &'a str,
+        reply: Option<&'a str>,
+        headers: HeadersJson<'a>,
+        payload: std::borrow::Cow<'a, str>,
+        stream: &'a str,
+        stream_seq: u64,
+        consumer_seq: u64,
+        delivered: u64,
+    }
+
+    fn print_js(global: &Global, n: u64, m: &Msg, info: Option<&MsgInfo>) {
+        let Some(i) = info else {
+            return print_msg(global, n, m);
+        };
+        if global.json {
+            emit_json(&JsMsgJson {
+                subject: m.subject.as_str(),
+                reply: m.reply.as_ref().map(|r| r.as_str()),
+                headers: HeadersJson(m.headers.as_ref()),
+                payload: String::from_utf8_lossy(&m.payload),
+                stream: &i.stream,
+                stream_seq: i.stream_seq,
+                consumer_seq: i.consumer_seq,
+                delivered: i.delivered,
+            });
+        } else {
+            emit(&format!(
+                "[#{n}] {} #{} (consumer #{}, delivery {}) on \"{}\": {}",
+                i.stream,
+                i.stream_seq,
+                i.consumer_seq,
+                i.delivered,
+                m.subject,
+                String::from_utf8_lossy(&m.payload)
+            ));
+        }
+    }
+
+    fn print_stored(global: &Global, m: &StoredMessage) {
+        if global.json {
+            emit_json(&StoredJson {
+                subject: &m.subject,
+                seq: m.seq,
+                headers: HeadersJson(m.headers.as_ref()),
+                payload: String::from_utf8_lossy(&m.payload),
+                time: &m.time,
+            });
+        } else {
+            emit(&format!(
+                "#{} on \"{}\" at {}: {}",
+                m.seq,
+                m.subject,
+                m.time,
+                String::from_utf8_lossy(&m.payload)
+            ));
+        }
+    }
+
+    fn print_ack(global: &Global, ack: &PubAck) {
+        if global.json {
+            emit_json(&AckJson {
+                stream: &ack.stream,
+                seq: ack.seq,
+                duplicate: ack.duplicate,
+                domain: ack.domain.as_deref(),
+            });
+        } else {
+            emit(&format!(
+                "stored in {} as #{}{}",
+                ack.stream,
+                ack.seq,
+                if ack.duplicate { " (duplicate)" } else { "" }
+            ));
+        }
+    }
+
+    pub(super) async fn stream(
+        global: &Global,
+        client: &Client,
+        cmd: StreamCmd,
+    ) -> Result<(), Error> {
+        let js = context(global, client);
+        match cmd {
+            StreamCmd::Add(a) => {
+                let mut c = StreamConfig::new(a.name.clone(), a.subjects.clone());
+                c.storage = match a.storage {
+                    StorageArg::File => StorageType::File,
+                    StorageArg::Memory => StorageType::Memory,
+                };
+                c.replicas = a.replicas;
+                c.retention = match a.retention {
+                    RetentionArg::Limits => RetentionPolicy::Limits,
+                    RetentionArg::Interest => RetentionPolicy::Interest,
+                    RetentionArg::Workqueue => RetentionPolicy::WorkQueue,
+                };
+                c.discard = match a.discard {
+                    DiscardArg::Old => DiscardPolicy::Old,
+                    DiscardArg::New => DiscardPolicy::New,
+                };
+                if let Some(n) = a.max_msgs {
+                    c.max_msgs = n;
+                }
+                if let Some(n) = a.max_bytes {
+                    c.max_bytes = n;
+                }
+                if let Some(n) = a.max_msg_size {
+                    c.max_message_size = n;
+                }
+                if let Some(ms) = a.max_age_ms {
+                    c.max_age = Duration::from_millis(ms);
+                }
+                if let Some(ms) = a.dupe_window_ms {
+                    c.duplicate_window = Duration::from_millis(ms);
+                }
+                c.allow_direct = a.allow_direct;
+                let info = api_raw(&js, &format!("STREAM.CREATE.{}", a.name), to_json(&c)?).await?;
+                print_value(global, &info);
+            }
+            StreamCmd::Info { name } => {
+                let info = api_raw(&js, &format!("STREAM.INFO.{name}"), Vec::new()).await?;
+                print_value(global, &info);
+            }
+            StreamCmd::Ls => {
+                let names = js.stream_names(None).await?;
+                if global.json {
+                    emit_json(&Streams { streams: &names });
+                } else {
+                    names.iter().for_each(|n| emit(n));
+                }
+            }
+            StreamCmd::Rm { name } => {
+                js.delete_stream(&name).await?;
+                print_deleted(global, &format!("stream {name}"));
+            }
+            StreamCmd::Purge(a) => {
+                let mut p = PurgeRequest::default();
+                if let Some(s) = a.subject {
+                    p = p.filter(s);
+                }
+                if let Some(seq) = a.seq {
+                    p = p.up_to(seq);
+                }
+                if let Some(k) = a.keep {
+                    p = p.keep(k);
+                }
+                let purged = js.purge_stream(&a.name, p).await?;
+                if global.json {
+                    emit_json(&Purged { purged });
+                } else {
+                    emit(&format!("purged {purged} message(s) from {}", a.name));
+                }
+            }
+            StreamCmd::Get(a) => {
+                let m = match (a.seq, &a.last_for) {
+                    (Some(seq), _) => js.get_message(&a.name, seq).await?,
+                    (None, Some(subject)) => js.get_last_message(&a.name, subject).await?,
+                    (None, None) => unreachable!("clap requires SEQ or --last-for"),
+                };
+                print_stored(global, &m);
+            }
+        }
+        Ok(())
+    }
+
+    /// `js pub`: N publishes, one ack line each, in publish order.
+    pub(super) async fn publish(
+        global: &Global,
+        client: &Client,
+        a: JsPubArgs,
+    ) -> Result<(), Error> {
+        let js = context(global, client);
+        let body = body_arg(&a.body)?;
+        let template = String::from_utf8(body.clone())
+            .ok()
+            .filter(|s| s.contains("{{Count}}"));
+        let fixed = Bytes::from(body);
+        let headers = header_map(&a.headers);
+        let payload_for = |i: u64| match &template {
+            Some(t) => Bytes::from(t.replace("{{Count}}", &i.to_string())),
+            None => fixed.clone(),
+        };
+        let options_for = |i: u64| {
+            let mut o = PublishOptions::default();
+            if let Some(id) = &a.msg_id {
+                o = o.msg_id(id.replace("{{Count}}", &i.to_string()));
+            }
+            if let Some(s) = &a.expect_stream {
+                o = o.expected_stream(s.as_str());
+            }
+            if let Some(seq) = a.expect_last_seq {
+                o = o.expected_last_sequence(seq);
+            }
+            if let Some(seq) = a.expect_last_subject_seq {
+                o = o.expected_last_subject_sequence(seq);
+            }
+            if let Some(id) = &a.expect_last_msg_id {
+                o = o.expected_last_msg_id(id.as_str());
+            }
+            if let Some(h) = &headers {
+                o = o.headers(h.clone());
+            }
+            if let Some(ms) = a.timeout_ms {
+                o = o.timeout(Duration::from_millis(ms));
+            }
+            o
+        };
+        if a.is_async {
+            // every publish is under way before the first ack is awaited
+            let pending: Vec<_> = (1..=a.count)
+                .map(|i| {
+                    let (js, subject) = (js.clone(), a.subject.clone());
+                    let (payload, opts) = (payload_for(i), options_for(i));
+                    actix_rt::spawn(async move { js.publish_with(subject, payload, opts).await })
+                })
+                .collect();
+            for p in pending {
+                let ack = p
+                    .await
+                    .map_err(|e| Error::with_source(ErrorKind::Closed, e.to_string()))??;
+                print_ack(global, &ack);
+            }
+        } else {
+            for i in 1..=a.count {
+                let ack = js
+                    .publish_with(a.subject.as_str(), payload_for(i), options_for(i))
+                    .await?;
+                print_ack(global, &ack);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn consumer(
+        global: &Global,
+        client: &Client,
+        cmd: ConsumerCmd,
+        shutdown: Option<Shutdown>,
+    ) -> Result<(), Error> {
+        let js = context(global, client);
+        match cmd {
+            ConsumerCmd::Add(a) => {
+                let info = add_consumer(&js, a).await?;
+                print_value(global, &info);
+            }
+            ConsumerCmd::Info { stream, name } => {
+                let info =
+                    api_raw(&js, &format!("CONSUMER.INFO.{stream}.{name}"), Vec::new()).await?;
+                print_value(global, &info);
+            }
+            ConsumerCmd::Ls { stream } => {
+                let names = js.consumer_names(&stream).await?;
+                if global.json {
+                    emit_json(&Consumers { consumers: &names });
+                } else {
+                    names.iter().for_each(|n| emit(n));
+                }
+            }
+            ConsumerCmd::Rm { stream, name } => {
+                js.delete_consumer(&stream, &name).await?;
+                print_deleted(global, &format!("consumer {stream} > {name}"));
+            }
+            ConsumerCmd::Next(a) => next(global, &js, a).await?,
+            ConsumerCmd::Sub(a) => {
+                let info = js.consumer_info(&a.stream, &a.name).await?;
+                match info.config.deliver_subject.clone() {
+                    Some(deliver) => {
+                        let group = info.config.deliver_group.clone();
+                        push_sub(global, client, a, &deliver, group.as_deref(), shutdown).await?;
+                    }
+                    None => pull_sub(global, client, &js, a, shutdown).await?,
+                }
+            }
+            ConsumerCmd::Ordered(a) => ordered(global, &js, a, shutdown).await?,
+        }
+        Ok(())
+    }
+
+    async fn add_consumer(
+        js: &js::Context,
+        a: ConsumerAddArgs,
+    ) -> Result<serde_json::Value, Error> {
+        let mut c = ConsumerConfig::durable(a.name.clone());
+        c.deliver_subject = a.deliver;
+        c.deliver_group = a.queue;
+        match a.filter.len() {
+            0 => {}
+            1 => c.filter_subject = a.filter.first().cloned(),
+            _ => c.filter_subjects = a.filter,
+        }
+        c.ack_policy = match a.ack {
+            AckArg::Explicit => AckPolicy::Explicit,
+            AckArg::None => AckPolicy::None,
+            AckArg::All => AckPolicy::All,
+        };
+        c.deliver_policy = match a.deliver_policy {
+            DeliverArg::All => DeliverPolicy::All,
+            DeliverArg::New => DeliverPolicy::New,
+            DeliverArg::Last => DeliverPolicy::Last,
+            DeliverArg::LastPerSubject => DeliverPolicy::LastPerSubject,
+        };
+        if let Some(seq) = a.start_seq {
+            c.deliver_policy = DeliverPolicy::ByStartSequence;
+            c.opt_start_seq = Some(seq);
+        }
+        if let Some(n) = a.max_deliver {
+            c.max_deliver = n;
+        }
+        if let Some(n) = a.max_ack_pending {
+            c.max_ack_pending = n;
+        }
+        if let Some(ms) = a.ack_wait_ms {
+            c.ack_wait = Duration::from_millis(ms);
+        }
+        if let Some(ms) = a.inactive_threshold_ms {
+            c.inactive_threshold = Duration::from_millis(ms);
+        }
+        if let Some(ms) = a.heartbeat_ms {
+            c.idle_heartbeat = Duration::from_millis(ms);
+        }
+        c.flow_control = a.flow_control;
+        // the subject the library's `create_consumer` uses
+        let suffix = match &c.filter_subject {
+            Some(f) => format!("CONSUMER.CREATE.{}.{}.{f}", a.stream, a.name),
+            None => format!("CONSUMER.CREATE.{}.{}", a.stream, a.name),
+        };
+        let body = serde_json::json!({ "stream_name": a.stream, "config": c });
+        api_raw(js, &suffix, to_json(&body)?).await
+    }
+
+    #[derive(Clone, Copy)]
+    enum Action {
+        Ack,
+        NoAck,
+        Nak,
+        Term,
+    }
+
+    async fn act(m: &JsMsg, action: Action) -> Result<(), Error> {
+        match action {
+            Action::Ack => m.double_ack(js::DEFAULT_TIMEOUT).await,
+            Action::NoAck => Ok(()),
+            Action::Nak => m.nak(None).await,
+            Action::Term => m.term(None).await,
+        }
+    }
+
+    /// `consumer next`: fetches until N messages, `--expires-ms` or (with
+    /// `--no-wait`) an empty pull.
+    async fn next(global: &Global, js: &js::Context, a: ConsumerNextArgs) -> Result<(), Error> {
+        let action = match (a.no_ack, a.nak, a.term) {
+            (true, _, _) => Action::NoAck,
+            (_, true, _) => Action::Nak,
+            (_, _, true) => Action::Term,
+            _ => Action::Ack,
+        };
+        let batch = a
+            .batch
+            .unwrap_or(usize::try_from(a.count).unwrap_or(usize::MAX))
+            .clamp(1, 10_000);
+        let deadline = Instant::now() + Duration::from_millis(a.expires_ms);
+        let mut n = 0u64;
+        while n < a.count {
+            let wait = if a.no_wait {
+                NO_WAIT
+            } else {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left < Duration::from_millis(10) {
+                    break;
+                }
+                left
+            };
+            let want = batch.min(usize::try_from(a.count - n).unwrap_or(usize::MAX));
+            let msgs = js.fetch(&a.stream, &a.name, want, wait).await?;
+            if msgs.is_empty() && a.no_wait {
+                return Ok(());
+            }
+            for m in msgs {
+                n += 1;
+                print_js(global, n, &m.msg, m.info().ok().as_ref());
+                act(&m, action).await?;
+            }
+        }
+        if n < a.count {
+            return Err(Error::with_source(
+                ErrorKind::TimedOut,
+                format!(
+                    "{n} of {} message(s) before --expires-ms {} passed",
+                    a.count, a.expires_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reason a consumption ended before `--count`.
+    async fn lost(client: &Client, n: u64) -> Error {
+        let reason = if client.is_closed() {
+            tokio::time::timeout(Duration::from_secs(1), client.closed())
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        reason.unwrap_or_else(|| {
+            Error::with_source(
+                ErrorKind::Closed,
+                format!("the consumption ended after {n} message(s)"),
+            )
+        })
+    }
+
+    /// `consumer sub` on a pull consumer: the library's continuous pull.
+    async fn pull_sub(
+        global: &Global,
+        client: &Client,
+        js: &js::Context,
+        a: ConsumerSubArgs,
+        mut shutdown: Option<Shutdown>,
+    ) -> Result<(), Error> {
+        let batch = a.count.map_or(100, |c| c.clamp(1, 100) as usize);
+        let mut msgs = js.consume(&a.stream, &a.name, ConsumeOptions::default().batch(batch));
+        client.flush().await?;
+        print_ready(
+            global,
+            "Consuming",
+            &format!("{} > {}", a.stream, a.name),
+            None,
+        );
+        if a.count == Some(0) {
+            return Ok(());
+        }
+        let mut n = 0u64;
+        let handle = |n: u64, m: &JsMsg| {
+            print_js(global, n, &m.msg, m.info().ok().as_ref());
+        };
+        loop {
+            let next = match shutdown.as_mut() {
+                Some(s) => tokio::select! {
+                    m = msgs.next() => m,
+                    () = s.recv() => {
+                        // drain: no more pulls; what already arrived is
+                        // still printed and acked
+                        msgs.handle().stop();
+                        while let Ok(Some(m)) = tokio::time::timeout(Duration::ZERO, msgs.next()).await {
+                            n += 1;
+                            handle(n, &m);
+                            if !a.no_ack {
+                                m.ack().await?;
+                            }
+                            if a.count.is_some_and(|c| n >= c) {
+                                break;
+                            }
+                        }
+                        return Ok(());
+                    }
+                },
+                None => msgs.next().await,
+            };
+            let Some(m) = next else {
+                return Err(lost(client, n).await);
+            };
+            n += 1;
+            handle(n, &m);
+            if !a.no_ack {
+                m.ack().await?;
+            }
+            if a.count.is_some_and(|c| n >= c) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `consumer sub` on a push consumer: its deliver subject, flow control
+    /// and heartbeats answered (the library has no push consumer).
+    async fn push_sub(
+        global: &Global,
+        client: &Client,
+        a: ConsumerSubArgs,
+        deliver: &str,
+        group: Option<&str>,
+        shutdown: Option<Shutdown>,
+    ) -> Result<(), Error> {
+        let sub = client
+            .subscribe_with(deliver, sub_options(group, None))
+            .await?;
+        client.flush().await?;
+        print_ready(global, "Consuming", deliver, group);
+        if a.count == Some(0) {
+            return Ok(());
+        }
+        let stalled_to = client.clone();
+        receive(client, sub, a.count, shutdown, |n, m| {
+            if m.status() == Some(StatusCode::IDLE_HEARTBEAT) {
+                if m.reply.is_some() {
+                    // a flow control request
+                    m.respond(Bytes::new())?;
+                } else if let Some(s) = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Consumer-Stalled"))
+                {
+                    let (c, s) = (stalled_to.clone(), s.to_string());
+                    actix_rt::spawn(async move {
+                        let _ = c.publish(s, Bytes::new()).await;
+                    });
+                }
+                return Ok(false);
+            }
+            if m.status().is_some() {
+                return Ok(false);
+            }
+            let info = m.reply.as_deref().and_then(|r| MsgInfo::parse(r).ok());
+            print_js(global, n, &m, info.as_ref());
+            if !a.no_ack && info.is_some() {
+                m.respond(Bytes::from_static(b"+ACK"))?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    /// `consumer ordered`: every message once, in order (the library's
+    /// ordered consumer; `--start-seq` skips what comes before it).
+    async fn ordered(
+        global: &Global,
+        js: &js::Context,
+        a: ConsumerOrderedArgs,
+        mut shutdown: Option<Shutdown>,
+    ) -> Result<(), Error> {
+        let mut oc = js.ordered(&a.stream, a.filter.as_deref());
+        let mut ready = false;
+        let mut n = 0u64;
+        loop {
+            let next = match shutdown.as_mut() {
+                Some(s) => tokio::select! {
+                    r = oc.next() => r,
+                    () = s.recv() => return Ok(()),
+                },
+                None => oc.next().await,
+            };
+            let next = next?;
+            if !ready {
+                ready = true;
+                print_ready(global, "Reading", &a.stream, None);
+                if a.count == Some(0) {
+                    return Ok(());
+                }
+            }
+            let Some(m) = next else { continue };
+            let info = m.info()?;
+            if a.start_seq.is_some_and(|s| info.stream_seq < s) {
+                continue;
+            }
+            n += 1;
+            print_js(global, n, &m.msg, Some(&info));
+            if a.count.is_some_and(|c| n >= c) {
+                return Ok(());
+            }
+        }
+    }
 }

@@ -736,3 +736,438 @@ fn nkey_and_creds_flags() {
         "x",
     ]);
 }
+
+// ---------------------------------------------------------------------------
+// JetStream
+// ---------------------------------------------------------------------------
+
+/// Builds the CLI if needed and starts a JetStream server.
+fn setup_js() -> (NatsServer, String) {
+    cli();
+    let server = NatsServer::with_jetstream();
+    let url = server.client_url();
+    (server, url)
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `stream add|info|ls|get|purge|rm` print the documented shapes.
+#[test]
+fn js_stream_add_info_ls_get_purge_rm() {
+    let (_server, url) = setup_js();
+    let s = ["-s", url.as_str(), "--json"];
+    let out = run_ok(
+        &[
+            &s[..],
+            &[
+                "stream",
+                "add",
+                "ORDERS",
+                "--subjects",
+                "orders.>,o2.*",
+                "--storage",
+                "memory",
+                "--max-msgs",
+                "100",
+            ],
+        ]
+        .concat(),
+    );
+    let info = &json_lines(&out)[0];
+    assert_eq!(info["config"]["name"], "ORDERS");
+    assert_eq!(
+        info["config"]["subjects"],
+        serde_json::json!(["orders.>", "o2.*"])
+    );
+    assert_eq!(info["config"]["storage"], "memory");
+    assert_eq!(info["config"]["max_msgs"], 100);
+    assert_eq!(info["state"]["messages"], 0);
+    assert!(
+        info.get("created").is_some(),
+        "the server's StreamInfo as it is: {info}"
+    );
+
+    run_ok(&[&s[..], &["js", "pub", "orders.a", "one", "-H", "X-Id:1"]].concat());
+    run_ok(&[&s[..], &["js", "pub", "orders.b", "two"]].concat());
+    let info = &json_lines(&run_ok(&[&s[..], &["stream", "info", "ORDERS"]].concat()))[0];
+    assert_eq!(info["state"]["messages"], 2);
+    assert_eq!(info["state"]["last_seq"], 2);
+
+    let ls = json_lines(&run_ok(&[&s[..], &["stream", "ls"]].concat()));
+    assert_eq!(ls, vec![serde_json::json!({"streams": ["ORDERS"]})]);
+
+    let got = run_ok(&[&s[..], &["stream", "get", "ORDERS", "1"]].concat());
+    let line = String::from_utf8_lossy(&got.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        keys_in_order(&line),
+        ["subject", "seq", "headers", "payload", "time"]
+    );
+    let m: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (m["subject"].as_str(), m["seq"].as_u64()),
+        (Some("orders.a"), Some(1))
+    );
+    assert_eq!(m["headers"], serde_json::json!({"X-Id": ["1"]}));
+    assert_eq!(m["payload"], "one");
+    let last = &json_lines(&run_ok(
+        &[
+            &s[..],
+            &["stream", "get", "ORDERS", "--last-for", "orders.b"],
+        ]
+        .concat(),
+    ))[0];
+    assert_eq!(last["seq"], 2);
+
+    let missing = run(&[&s[..], &["stream", "info", "NOPE"]].concat());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr_of(&missing).starts_with("error: stream not found: "),
+        "{}",
+        stderr_of(&missing)
+    );
+
+    run_ok(&[&s[..], &["stream", "purge", "ORDERS"]].concat());
+    let info = &json_lines(&run_ok(&[&s[..], &["stream", "info", "ORDERS"]].concat()))[0];
+    assert_eq!(info["state"]["messages"], 0);
+
+    let rm = json_lines(&run_ok(&[&s[..], &["stream", "rm", "ORDERS"]].concat()));
+    assert_eq!(rm, vec![serde_json::json!({"deleted": true})]);
+    let ls = json_lines(&run_ok(&[&s[..], &["stream", "ls"]].concat()));
+    assert_eq!(ls, vec![serde_json::json!({"streams": []})]);
+}
+
+/// `js pub` prints `{"stream","seq","duplicate"}` per ack; a repeated
+/// `--msg-id` is a duplicate; a failed expectation is a typed error.
+#[test]
+fn js_pub_acks_dedupe_and_expectations() {
+    let (_server, url) = setup_js();
+    let s = ["-s", url.as_str(), "--json"];
+    run_ok(&[&s[..], &["stream", "add", "EV", "--subjects", "ev.>"]].concat());
+
+    let out = run_ok(
+        &[
+            &s[..],
+            &[
+                "js",
+                "pub",
+                "ev.x",
+                "m{{Count}}",
+                "--count",
+                "2",
+                "--msg-id",
+                "id-{{Count}}",
+            ],
+        ]
+        .concat(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let first = text.lines().next().unwrap();
+    assert_eq!(keys_in_order(first), ["stream", "seq", "duplicate"]);
+    assert_eq!(
+        json_lines(&out),
+        vec![
+            serde_json::json!({"stream": "EV", "seq": 1, "duplicate": false}),
+            serde_json::json!({"stream": "EV", "seq": 2, "duplicate": false}),
+        ]
+    );
+    let dup = json_lines(&run_ok(
+        &[&s[..], &["js", "pub", "ev.x", "again", "--msg-id", "id-2"]].concat(),
+    ));
+    assert_eq!(
+        dup,
+        vec![serde_json::json!({"stream": "EV", "seq": 2, "duplicate": true})]
+    );
+
+    let wrong = run(&[
+        &s[..],
+        &["js", "pub", "ev.x", "late", "--expect-last-seq", "1"],
+    ]
+    .concat());
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(wrong.stdout.is_empty());
+    assert!(
+        stderr_of(&wrong).starts_with("error: wrong last sequence: "),
+        "{}",
+        stderr_of(&wrong)
+    );
+    let ok = json_lines(&run_ok(
+        &[
+            &s[..],
+            &["js", "pub", "ev.x", "next", "--expect-last-seq", "2"],
+        ]
+        .concat(),
+    ));
+    assert_eq!(ok[0]["seq"], 3);
+
+    // --async: every ack, in publish order
+    let out = run_ok(
+        &[
+            &s[..],
+            &["js", "pub", "ev.y", "a{{Count}}", "--count", "5", "--async"],
+        ]
+        .concat(),
+    );
+    let seqs: Vec<u64> = json_lines(&out)
+        .iter()
+        .map(|v| v["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [4, 5, 6, 7, 8]);
+
+    let none = run(&[
+        &s[..],
+        &["js", "pub", "nostream.x", "x", "--timeout-ms", "500"],
+    ]
+    .concat());
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr_of(&none).starts_with("error: no responders: "),
+        "{}",
+        stderr_of(&none)
+    );
+}
+
+/// `consumer add|info|ls|next|sub|ordered|rm` on a pull consumer.
+#[test]
+fn js_consumer_add_info_next_sub() {
+    let (_server, url) = setup_js();
+    let s = ["-s", url.as_str(), "--json"];
+    run_ok(&[&s[..], &["stream", "add", "Q", "--subjects", "q.*"]].concat());
+    for i in 1..=5 {
+        run_ok(&[&s[..], &["js", "pub", "q.a", &format!("m{i}")]].concat());
+    }
+    let info = &json_lines(&run_ok(
+        &[
+            &s[..],
+            &[
+                "consumer",
+                "add",
+                "Q",
+                "w",
+                "--pull",
+                "--ack-wait-ms",
+                "30000",
+            ],
+        ]
+        .concat(),
+    ))[0];
+    assert_eq!(info["name"], "w");
+    assert_eq!(info["stream_name"], "Q");
+    assert_eq!(info["config"]["ack_policy"], "explicit");
+    let info = &json_lines(&run_ok(&[&s[..], &["consumer", "info", "Q", "w"]].concat()))[0];
+    assert_eq!(info["num_pending"], 5);
+    let ls = json_lines(&run_ok(&[&s[..], &["consumer", "ls", "Q"]].concat()));
+    assert_eq!(ls, vec![serde_json::json!({"consumers": ["w"]})]);
+
+    // next: two messages, in the JetStream message shape, acked
+    let out = run_ok(&[&s[..], &["consumer", "next", "Q", "w", "--count", "2"]].concat());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        keys_in_order(text.lines().next().unwrap()),
+        [
+            "subject",
+            "reply",
+            "headers",
+            "payload",
+            "stream",
+            "stream_seq",
+            "consumer_seq",
+            "delivered"
+        ]
+    );
+    let got = json_lines(&out);
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        (got[0]["payload"].as_str(), got[0]["stream_seq"].as_u64()),
+        (Some("m1"), Some(1))
+    );
+    assert_eq!(
+        (got[1]["stream"].as_str(), got[1]["consumer_seq"].as_u64()),
+        (Some("Q"), Some(2))
+    );
+    assert_eq!(got[1]["delivered"], 1);
+    let info = &json_lines(&run_ok(&[&s[..], &["consumer", "info", "Q", "w"]].concat()))[0];
+    assert_eq!(info["num_ack_pending"], 0, "{info}");
+    assert_eq!(info["num_pending"], 3, "{info}");
+
+    // sub: ready, then --count messages, then exit 0
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sub =
+        Running::spawn(&[&s[..], &["consumer", "sub", "Q", "w", "--count", "4"]].concat());
+    sub.wait_ready(deadline);
+    let seqs: Vec<u64> = (0..3)
+        .map(|_| sub.json_line(deadline)["stream_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    run_ok(&["-s", url.as_str(), "js", "pub", "q.b", "live"]);
+    let live = sub.json_line(deadline);
+    assert_eq!(
+        (live["payload"].as_str(), live["stream_seq"].as_u64()),
+        (Some("live"), Some(6))
+    );
+    sub.wait_success(deadline);
+
+    // nothing left: --no-wait exits 0 at once; without it, a timeout
+    let out = run_ok(&[&s[..], &["consumer", "next", "Q", "w", "--no-wait"]].concat());
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(&[
+        &s[..],
+        &["consumer", "next", "Q", "w", "--expires-ms", "300"],
+    ]
+    .concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with("error: timeout: "),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // ordered: the whole stream once, in order
+    let out = run_ok(&[&s[..], &["consumer", "ordered", "Q", "--count", "6"]].concat());
+    let lines = json_lines(&out);
+    assert_eq!(lines[0], serde_json::json!({"ready": true}));
+    let seqs: Vec<u64> = lines[1..]
+        .iter()
+        .map(|v| v["stream_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+
+    let rm = json_lines(&run_ok(&[&s[..], &["consumer", "rm", "Q", "w"]].concat()));
+    assert_eq!(rm, vec![serde_json::json!({"deleted": true})]);
+    let gone = run(&[&s[..], &["consumer", "info", "Q", "w"]].concat());
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(
+        stderr_of(&gone).starts_with("error: consumer not found: "),
+        "{}",
+        stderr_of(&gone)
+    );
+}
+
+/// `consumer sub` on a push consumer, and SIGTERM drains it (exit 0).
+#[test]
+fn js_consumer_sub_push_and_sigterm() {
+    let (_server, url) = setup_js();
+    let s = ["-s", url.as_str(), "--json"];
+    run_ok(&[&s[..], &["stream", "add", "P", "--subjects", "p.*"]].concat());
+    run_ok(
+        &[
+            &s[..],
+            &[
+                "consumer",
+                "add",
+                "P",
+                "push",
+                "--deliver",
+                "deliver.push",
+                "--heartbeat-ms",
+                "1000",
+                "--flow-control",
+            ],
+        ]
+        .concat(),
+    );
+    run_ok(&[&s[..], &["js", "pub", "p.a", "x{{Count}}", "--count", "3"]].concat());
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sub =
+        Running::spawn(&[&s[..], &["consumer", "sub", "P", "push", "--count", "3"]].concat());
+    sub.wait_ready(deadline);
+    let payloads: Vec<String> = (0..3)
+        .map(|_| {
+            sub.json_line(deadline)["payload"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(payloads, ["x1", "x2", "x3"]);
+    sub.wait_success(deadline);
+
+    let mut sub = Running::spawn(&[&s[..], &["consumer", "sub", "P", "push"]].concat());
+    sub.wait_ready(deadline);
+    sub.signal("TERM");
+    sub.wait_success(deadline);
+}
+
+/// Runs `examples/<name>.rs --self-test` (it starts its own
+/// `nats-server -js`) and returns its stdout lines once it exited 0.
+fn self_test(name: &str) -> Vec<String> {
+    let mut child = Command::new(example(name))
+        .arg("--self-test")
+        .env("NATS_SERVER", support::server_binary())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
+    let out = line_channel(child.stdout.take().expect("stdout"), false);
+    let err = line_channel(child.stderr.take().expect("stderr"), false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the {name} example hung");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let stdout: Vec<String> = out.iter().collect();
+    let stderr: Vec<String> = err.iter().collect();
+    assert!(status.success(), "{name}: {status}\n{stdout:?}\n{stderr:?}");
+    stdout
+}
+
+/// `examples/js_streams.rs --self-test`: create, info, get, purge, delete.
+#[test]
+fn js_streams_example_self_test() {
+    let out = self_test("js_streams");
+    assert!(
+        out.iter().any(|l| l.starts_with("ok: stream created")),
+        "{out:?}"
+    );
+}
+
+/// `examples/js_publish.rs --self-test`: acks, dedupe, expectations.
+#[test]
+fn js_publish_example_self_test() {
+    let out = self_test("js_publish");
+    assert!(out.iter().any(|l| l.starts_with("ok: acks")), "{out:?}");
+}
+
+/// `examples/js_workers.rs --self-test`: every job done once by the pool.
+#[test]
+fn js_workers_example_self_test() {
+    let out = self_test("js_workers");
+    assert!(
+        out.iter().any(|l| l.starts_with("ok: 40 jobs done once")),
+        "{out:?}"
+    );
+}
+
+/// `examples/js_ordered.rs --self-test`: in order across a lost consumer.
+#[test]
+fn js_ordered_example_self_test() {
+    let out = self_test("js_ordered");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("ok: 12 messages once each")),
+        "{out:?}"
+    );
+}
