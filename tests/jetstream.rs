@@ -804,3 +804,47 @@ async fn r3_stream_keeps_every_acked_publish_once_across_a_node_restart() {
         }
     }
 }
+
+/// `fetch_with` no_wait returns at once; `ordered_from` starts at a
+/// sequence; the info types keep the server's other fields.
+#[actix_rt::test]
+async fn no_wait_fetch_ordered_from_and_raw_fields() {
+    use nats_actix::jetstream::FetchOptions;
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    let info = within(js.create_stream(StreamConfig::new("NW", ["nw.>"])))
+        .await
+        .unwrap();
+    assert!(
+        info.extra.contains_key("created"),
+        "{:?}",
+        info.extra.keys()
+    );
+    for i in 1..=5u64 {
+        within(js.publish("nw.x", i.to_string())).await.unwrap();
+    }
+    let c = within(js.create_consumer("NW", ConsumerConfig::durable("d")))
+        .await
+        .unwrap();
+    assert!(c.extra.contains_key("created"), "{:?}", c.extra.keys());
+    let start = std::time::Instant::now();
+    let got = within(js.fetch_with("NW", "d", FetchOptions::new(100).no_wait(true)))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 5);
+    for m in &got {
+        m.ack().await.unwrap();
+    }
+    let none = within(js.fetch_with("NW", "d", FetchOptions::new(100).no_wait(true)))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+    let mut from3 = js.ordered_from("NW", None, 3);
+    let first = within(from3.next()).await.unwrap().expect("a message");
+    assert_eq!(first.info().unwrap().stream_seq, 3);
+}

@@ -275,6 +275,60 @@ pub struct ConsumerInfo {
     /// Pull requests waiting.
     #[serde(default)]
     pub num_waiting: u64,
+    /// The other fields of the server's answer (`created`, `delivered`,
+    /// `ack_floor`, `cluster`, ...), as it sent them.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One pull request: how many messages, how long to wait, how many bytes
+/// at most, and whether to return at once when nothing is pending.
+///
+/// # Examples
+///
+/// ```
+/// use nats_actix::jetstream::FetchOptions;
+/// let f = FetchOptions::new(10).no_wait(true).max_bytes(1 << 20);
+/// assert_eq!((f.batch, f.no_wait), (10, true));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchOptions {
+    /// Most messages.
+    pub batch: usize,
+    /// How long the server holds the request (1 s by default).
+    pub expires: Duration,
+    /// Most bytes (0: no bound; server 2.8.3 or newer).
+    pub max_bytes: usize,
+    /// Return at once with what is pending (a 404 when nothing is).
+    pub no_wait: bool,
+}
+
+impl FetchOptions {
+    /// Up to `batch` messages, waiting up to 1 s.
+    pub fn new(batch: usize) -> FetchOptions {
+        FetchOptions {
+            batch: batch.max(1),
+            expires: Duration::from_secs(1),
+            max_bytes: 0,
+            no_wait: false,
+        }
+    }
+    /// Sets how long the server holds the request.
+    pub fn expires(mut self, d: Duration) -> Self {
+        self.expires = d;
+        self
+    }
+    /// Sets the byte bound.
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+    /// Returns at once with what is pending.
+    pub fn no_wait(mut self, on: bool) -> Self {
+        self.no_wait = on;
+        self
+    }
 }
 
 #[derive(Deserialize)]
@@ -468,12 +522,45 @@ impl Context {
         batch: usize,
         expires: Duration,
     ) -> Result<Vec<JsMsg>, Error> {
+        self.fetch_with(stream, consumer, FetchOptions::new(batch).expires(expires))
+            .await
+    }
+
+    /// [`Context::fetch`] with every option of a pull request (`max_bytes`,
+    /// `no_wait`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::fetch`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// use nats_actix::jetstream::FetchOptions;
+    /// let now = js.fetch_with("ORDERS", "worker", FetchOptions::new(100).no_wait(true)).await?;
+    /// println!("{} were waiting", now.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch_with(
+        &self,
+        stream: &str,
+        consumer: &str,
+        opts: FetchOptions,
+    ) -> Result<Vec<JsMsg>, Error> {
+        let (batch, expires) = (opts.batch, opts.expires);
         let inbox = self.client.new_inbox();
         let mut sub = self.client.subscribe(inbox.clone()).await?;
-        let body = serde_json::json!({
-            "batch": batch,
-            "expires": expires.as_nanos().min(u128::from(u64::MAX)) as u64,
-        });
+        let mut body = serde_json::json!({ "batch": batch });
+        if opts.no_wait {
+            body["no_wait"] = serde_json::json!(true);
+        } else {
+            body["expires"] =
+                serde_json::json!(expires.as_nanos().min(u128::from(u64::MAX)) as u64);
+        }
+        if opts.max_bytes > 0 {
+            body["max_bytes"] = serde_json::json!(opts.max_bytes);
+        }
         self.client
             .publish_with_reply(
                 format!("{}.CONSUMER.MSG.NEXT.{stream}.{consumer}", self.prefix),

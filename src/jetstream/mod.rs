@@ -36,7 +36,9 @@ mod publish;
 mod pull;
 mod stream;
 
-pub use consumer::{AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, ReplayPolicy};
+pub use consumer::{
+    AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, FetchOptions, ReplayPolicy,
+};
 pub use message::{AckKind, JsMsg, MsgInfo};
 pub use ordered::OrderedConsumer;
 pub use publish::{PubAck, PubAckFuture, PublishOptions, WhenFull};

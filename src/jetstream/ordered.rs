@@ -42,12 +42,33 @@ impl Context {
     /// # Ok(()) }
     /// ```
     pub fn ordered(&self, stream: &str, filter: Option<&str>) -> OrderedConsumer {
+        self.ordered_from(stream, filter, 1)
+    }
+
+    /// An ordered consumer starting at stream sequence `start_seq`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// let mut from_100 = js.ordered_from("ORDERS", None, 100);
+    /// if let Some(m) = from_100.next().await? {
+    ///     assert!(m.info()?.stream_seq >= 100);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn ordered_from(
+        &self,
+        stream: &str,
+        filter: Option<&str>,
+        start_seq: u64,
+    ) -> OrderedConsumer {
         OrderedConsumer {
             js: self.clone(),
             stream: stream.to_string(),
             filter: filter.map(str::to_string),
             name: None,
-            last_stream_seq: 0,
+            last_stream_seq: start_seq.saturating_sub(1),
             last_consumer_seq: 0,
             buffered: VecDeque::new(),
             fetch_wait: Duration::from_secs(1),
@@ -143,6 +164,22 @@ impl OrderedConsumer {
                     self.name = None;
                 }
             }
+        }
+    }
+}
+
+impl Drop for OrderedConsumer {
+    /// Deletes the consumer it owns (in the background, when inside an
+    /// actix system; it expires by itself otherwise).
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take()
+            && actix::Arbiter::try_current().is_some()
+        {
+            let js = self.js.clone();
+            let stream = self.stream.clone();
+            actix::spawn(async move {
+                let _ = js.delete_consumer(&stream, &name).await;
+            });
         }
     }
 }

@@ -245,6 +245,10 @@ pub struct StreamInfo {
     /// The state.
     #[serde(default)]
     pub state: StreamState,
+    /// The other fields of the server's answer (`created`, `cluster`,
+    /// `sources`, ...), as it sent them.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a purge removes: all, a subject, up to a sequence, or all but the
