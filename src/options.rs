@@ -1492,7 +1492,7 @@ pub struct TlsOptions {
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) cert: Option<Vec<u8>>,
     pub(crate) cert_file: Option<PathBuf>,
-    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) key: Option<zeroize::Zeroizing<Vec<u8>>>,
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) handshake_first: bool,
     pub(crate) client_config: Option<Arc<crate::tls::ClientConfig>>,
@@ -1607,7 +1607,8 @@ impl TlsOptions {
     /// # let _ = tls;
     /// ```
     pub fn key(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.key = Some(pem.into());
+        // Zeroed when the options are dropped.
+        self.key = Some(zeroize::Zeroizing::new(pem.into()));
         self
     }
 

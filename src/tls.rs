@@ -141,7 +141,11 @@ fn client_auth(
         opts.cert.as_deref(),
         opts.cert_file.as_deref(),
     )?;
-    let key_pems = read_pem("key", opts.key.as_deref(), opts.key_file.as_deref())?;
+    let key_pems = read_pem(
+        "key",
+        opts.key.as_ref().map(|k| k.as_slice()),
+        opts.key_file.as_deref(),
+    )?;
     match (cert_pems.first(), key_pems.first()) {
         (None, None) => Ok(None),
         (Some(_), None) => Err(tls_error(

@@ -506,3 +506,24 @@ fn secure_example_creds_over_tls() {
         "{stdout}"
     );
 }
+
+/// The token mode across a failover too.
+#[actix_rt::test]
+async fn token_survives_a_failover() {
+    let mut cluster = NatsCluster::with_config(3, "authorization { token: t0k3n-cluster }");
+    let (rec, mut rx) = event_sink();
+    let c = connect(
+        ConnectOptions::new()
+            .servers(cluster.urls())
+            .no_randomize(true)
+            .token("t0k3n-cluster")
+            .reconnect_time_wait(Duration::from_millis(50))
+            .event_recipient(rec),
+    )
+    .await
+    .expect("connect");
+    round_trip(&c).await;
+    cluster.nodes[0].kill();
+    next_of(&mut rx, is_reconnected).await;
+    round_trip(&c).await;
+}
