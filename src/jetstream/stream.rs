@@ -587,3 +587,84 @@ impl Context {
         Ok(())
     }
 }
+
+impl Context {
+    /// Direct get (ADR-31): the message at `seq`, answered by any replica
+    /// (the stream needs `allow_direct`).
+    ///
+    /// # Errors
+    ///
+    /// `JetStream` with code 404 when there is none; `NoResponders` when
+    /// the stream does not allow direct gets.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// let m = js.direct_get("ORDERS", 1).await?;
+    /// println!("{} {:?}", m.subject, m.payload);
+    /// # Ok(()) }
+    /// ```
+    pub async fn direct_get(&self, stream: &str, seq: u64) -> Result<StoredMessage, Error> {
+        self.direct(stream, None, serde_json::json!({ "seq": seq }))
+            .await
+    }
+
+    /// Direct get of the last message on `subject`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::direct_get`].
+    pub async fn direct_get_last(&self, stream: &str, subject: &str) -> Result<StoredMessage, Error> {
+        self.direct(stream, Some(subject), serde_json::Value::Null)
+            .await
+    }
+
+    async fn direct(
+        &self,
+        stream: &str,
+        last_by: Option<&str>,
+        body: serde_json::Value,
+    ) -> Result<StoredMessage, Error> {
+        validate_name(stream)?;
+        let subject = match last_by {
+            Some(s) => format!("{}.DIRECT.GET.{stream}.{s}", self.prefix()),
+            None => format!("{}.DIRECT.GET.{stream}", self.prefix()),
+        };
+        let payload = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        let msg = self
+            .client()
+            .request_with(
+                subject,
+                payload,
+                crate::messages::RequestOptions::default().timeout(self.timeout),
+            )
+            .await?;
+        let headers = msg.headers.clone().unwrap_or_default();
+        if let Some(code) = msg.status() {
+            return Err(super::ApiError {
+                code: code.as_u16(),
+                err_code: 0,
+                description: headers.description().unwrap_or("no message").to_string(),
+            }
+            .into());
+        }
+        let subject = headers.get("Nats-Subject").unwrap_or_default().to_string();
+        let seq = headers
+            .get("Nats-Sequence")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::with_source(ErrorKind::Protocol, "direct get reply without Nats-Sequence"))?;
+        let time = headers.get("Nats-Time-Stamp").unwrap_or_default().to_string();
+        Ok(StoredMessage {
+            subject,
+            seq,
+            headers: msg.headers.clone(),
+            payload: msg.payload.clone(),
+            time,
+        })
+    }
+}
