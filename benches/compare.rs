@@ -21,17 +21,20 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use nats_actix::{Client, ConnectOptions, Subject};
+use nats_actix::{Client, ConnectOptions, Subject, TlsOptions};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, BoxError>;
 
 const SIZES: [usize; 3] = [16, 128, 1024];
-const DEFAULT_SCENARIOS: &str = "pub,pubsub,req,req64,mem,subs,recovery";
+/// The sizes of `tls-pub` and `tls-pubsub` when `BENCH_SIZES` is not set.
+const TLS_SIZES: [usize; 2] = [128, 1024];
+const DEFAULT_SCENARIOS: &str = "pub,pubsub,tls-pub,tls-pubsub,req,req64,mem,subs,recovery";
 /// A subscriber that sees nothing for this long gives up and counts losses.
 const IDLE: Duration = Duration::from_secs(10);
 /// The raw writer's write size.
@@ -60,6 +63,8 @@ struct Config {
     runs: usize,
     scenarios: Vec<String>,
     sizes: Vec<usize>,
+    /// `BENCH_SIZES` if set, else [`TLS_SIZES`].
+    tls_sizes: Vec<usize>,
 }
 
 fn env_usize(name: &str) -> Option<usize> {
@@ -80,12 +85,15 @@ impl Config {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect();
-        let sizes = match std::env::var("BENCH_SIZES") {
-            Ok(s) => s
-                .split(',')
-                .map(|s| s.trim().parse().expect("BENCH_SIZES: numbers"))
-                .collect(),
-            Err(_) => SIZES.to_vec(),
+        let (sizes, tls_sizes) = match std::env::var("BENCH_SIZES") {
+            Ok(s) => {
+                let v: Vec<usize> = s
+                    .split(',')
+                    .map(|s| s.trim().parse().expect("BENCH_SIZES: numbers"))
+                    .collect();
+                (v.clone(), v)
+            }
+            Err(_) => (SIZES.to_vec(), TLS_SIZES.to_vec()),
         };
         Config {
             pub_count: env_usize("BENCH_PUB_COUNT").or(all).unwrap_or(1_000_000),
@@ -99,6 +107,7 @@ impl Config {
             runs: env_usize("BENCH_RUNS").unwrap_or(3).max(1),
             scenarios,
             sizes,
+            tls_sizes,
         }
     }
 
@@ -209,19 +218,22 @@ fn free_port() -> u16 {
 }
 
 fn start_server() -> Server {
-    let bin = server_binary();
     let port = free_port();
+    let args = ["-a", "127.0.0.1", "-p", &port.to_string()].map(String::from);
+    spawn_server(&args, port, format!("127.0.0.1:{port}"))
+}
+
+/// Starts `nats-server <args>` and waits until it listens on `port`.
+fn spawn_server(args: &[String], port: u16, url: String) -> Server {
+    let bin = server_binary();
     let child = Command::new(&bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let server = Server {
-        child,
-        url: format!("127.0.0.1:{port}"),
-    };
+    let server = Server { child, url };
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -243,6 +255,104 @@ fn server_version() -> String {
 }
 
 // ---------------------------------------------------------------------------
+// The TLS server (`tls-pub`, `tls-pubsub`)
+// ---------------------------------------------------------------------------
+
+/// The CA that signed the TLS server's certificate, set by
+/// [`start_tls_server`]: both clients' `connect` trust it for `tls://` URLs.
+static TLS_CA: OnceLock<PathBuf> = OnceLock::new();
+
+fn tls_ca() -> Res<PathBuf> {
+    TLS_CA
+        .get()
+        .cloned()
+        .ok_or_else(|| "no TLS server started".into())
+}
+
+/// A `nats-server` with a `tls { }` block, and the temp directory of its
+/// configuration, key and certificates (removed on drop).
+struct TlsServer {
+    server: Option<Server>,
+    dir: PathBuf,
+}
+
+impl TlsServer {
+    fn url(&self) -> &str {
+        self.server.as_ref().map_or("", |s| s.url.as_str())
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        drop(self.server.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A CA and a server certificate for `localhost` and `127.0.0.1`, made with
+/// `rcgen` (as in `tests/support/tls.rs`) and written into `dir` as
+/// `ca.pem`, `server-cert.pem`, `server-key.pem`. Returns the CA's path.
+fn write_tls_certs(dir: &Path) -> Res<PathBuf> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.distinguished_name
+        .push(DnType::CommonName, "nats-actix bench CA");
+    let ca_pem = ca.self_signed(&ca_key)?.pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?;
+    leaf.distinguished_name.push(DnType::CommonName, "server");
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = leaf.signed_by(&key, &issuer)?;
+    std::fs::write(dir.join("ca.pem"), ca_pem)?;
+    std::fs::write(dir.join("server-cert.pem"), cert.pem())?;
+    std::fs::write(dir.join("server-key.pem"), key.serialize_pem())?;
+    Ok(dir.join("ca.pem"))
+}
+
+/// One `nats-server` on a free port of 127.0.0.1 that requires TLS
+/// (`tls { cert_file, key_file }`, no client certificates), with fresh
+/// certificates; its URL is `tls://127.0.0.1:<port>`.
+fn start_tls_server() -> Res<TlsServer> {
+    let dir = std::env::temp_dir().join(format!("nats-actix-bench-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut tls = TlsServer { server: None, dir };
+    let ca = write_tls_certs(&tls.dir)?;
+    TLS_CA.set(ca).map_err(|_| "TLS server started twice")?;
+    let q = |name: &str| {
+        let p = tls.dir.join(name).to_string_lossy().into_owned();
+        format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\""))
+    };
+    let port = free_port();
+    let conf = tls.dir.join("tls.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: \"127.0.0.1:{port}\"\ntls {{\n  cert_file: {}\n  key_file: {}\n  timeout: 2\n}}\n",
+            q("server-cert.pem"),
+            q("server-key.pem"),
+        ),
+    )?;
+    let args = ["-c".to_string(), conf.to_string_lossy().into_owned()];
+    tls.server = Some(spawn_server(&args, port, format!("tls://127.0.0.1:{port}")));
+    Ok(tls)
+}
+
+// ---------------------------------------------------------------------------
 // nats-actix side
 // ---------------------------------------------------------------------------
 
@@ -250,7 +360,11 @@ mod actix_side {
     use super::*;
 
     async fn connect(url: &str) -> Res<Client> {
-        Ok(Client::connect(ConnectOptions::new().server(url)).await?)
+        let mut opts = ConnectOptions::new().server(url);
+        if url.starts_with("tls://") {
+            opts = opts.tls(TlsOptions::new().ca_file(tls_ca()?));
+        }
+        Ok(Client::connect(opts).await?)
     }
 
     /// N publishes then a flush; returns the elapsed time.
@@ -466,6 +580,12 @@ mod async_side {
     use super::*;
 
     async fn connect(url: &str) -> Res<async_nats::Client> {
+        if url.starts_with("tls://") {
+            let opts = async_nats::ConnectOptions::new()
+                .add_root_certificates(tls_ca()?)
+                .require_tls(true);
+            return Ok(opts.connect(url).await?);
+        }
         Ok(async_nats::connect(url).await?)
     }
 
@@ -1731,8 +1851,8 @@ impl Row {
                 self.frac(self.actix).is_some_and(|f| f <= x),
             ),
             Goal::RatioAtLeast(x) => (
-                format!("actix/async >= {x:.2}"),
-                self.ratio().is_some_and(|r| r >= x),
+                format!("actix/async >= {x:.2}{lost_txt}"),
+                self.ratio().is_some_and(|r| r >= x) && lost_ok,
             ),
             Goal::ValueAtMost(x) => (
                 format!("actix <= {}", fmt_value(x, self.unit)),
@@ -1805,7 +1925,10 @@ fn print_table(rows: &[Row], header: &str) {
             if !note.is_empty() {
                 note.push_str("; ");
             }
-            let _ = write!(note, "lost: actix {a}, async-nats {b}, raw {c}");
+            let _ = write!(note, "lost: actix {a}, async-nats {b}");
+            if r.raw.is_some() {
+                let _ = write!(note, ", raw {c}");
+            }
         }
         let (target, met) = match r.target() {
             Some((t, true)) => (t, "yes"),
@@ -1853,7 +1976,7 @@ fn print_table(rows: &[Row], header: &str) {
             "ratio_kind": r.async_nats.map(|_| r.ratio_kind()),
             "lost_nats_actix": r.lost.map(|l| l[0]),
             "lost_async_nats": r.lost.map(|l| l[1]),
-            "lost_raw": r.lost.map(|l| l[2]),
+            "lost_raw": r.lost.filter(|_| r.raw.is_some()).map(|l| l[2]),
             "target": target.as_ref().map(|t| t.0.clone()),
             "target_met": target.map(|t| t.1),
             "pinned": cpus_allowed().1 == 1,
@@ -2099,50 +2222,114 @@ fn pubsub_goal(size: usize) -> Goal {
     Goal::FracAtLeast(if size <= 16 { 0.85 } else { 0.95 })
 }
 
+/// The `pub` scenario (`tls pub` without the raw writer, which speaks
+/// plain TCP only, and with the goal nats-actix / async-nats >= 1.2).
+async fn pub_rows(
+    cfg: &Config,
+    url: &str,
+    sizes: &[usize],
+    name: &str,
+    raw: bool,
+) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
+    let n = cfg.pub_count;
+    for &size in sizes {
+        let mut v: [Vec<f64>; 3] = Default::default();
+        for run in 0..cfg.runs {
+            let da = actix_side::publish(url, n, payload(size)).await?;
+            let db = async_side::publish(url, n, payload(size)).await?;
+            v[0].push(n as f64 / da.as_secs_f64());
+            v[1].push(n as f64 / db.as_secs_f64());
+            let mut line = format!(
+                "{name} {size:>5} B run {run}: actix {:>10.0}/s  async-nats {:>10.0}/s",
+                v[0][run], v[1][run]
+            );
+            if raw {
+                let dr = raw_side::publish(url, n, payload(size)).await?;
+                v[2].push(n as f64 / dr.as_secs_f64());
+                let _ = write!(line, "  raw {:>10.0}/s", v[2][run]);
+            }
+            eprintln!("{line}");
+        }
+        let goal = if raw {
+            pub_goal(size)
+        } else {
+            Goal::RatioAtLeast(1.2)
+        };
+        let mut row = throughput_row(name, size, n, v, Some(goal));
+        if !raw {
+            row.raw = None;
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The `pubsub` scenario (`tls pub->sub`: see [`pub_rows`]).
+async fn pubsub_rows(
+    cfg: &Config,
+    url: &str,
+    sizes: &[usize],
+    name: &str,
+    raw: bool,
+) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
+    let n = cfg.pubsub_count;
+    for &size in sizes {
+        let mut v: [Vec<f64>; 3] = Default::default();
+        let mut lost = [0usize; 3];
+        for run in 0..cfg.runs {
+            let ra = actix_side::pubsub(url, n, payload(size)).await?;
+            let rb = async_side::pubsub(url, n, payload(size)).await?;
+            for (i, (got, d)) in [ra, rb].into_iter().enumerate() {
+                lost[i] += n - got;
+                v[i].push(got as f64 / d.as_secs_f64());
+            }
+            let mut line = format!(
+                "{name} {size:>5} B run {run}: actix {:>10.0}/s (got {})  async-nats {:>10.0}/s (got {})",
+                v[0][run], ra.0, v[1][run], rb.0
+            );
+            if raw {
+                let (got, d) = raw_side::pubsub(url, n, payload(size)).await?;
+                lost[2] += n - got;
+                v[2].push(got as f64 / d.as_secs_f64());
+                let _ = write!(line, "  raw {:>10.0}/s (got {got})", v[2][run]);
+            }
+            eprintln!("{line}");
+        }
+        let goal = if raw {
+            pubsub_goal(size)
+        } else {
+            Goal::RatioAtLeast(1.2)
+        };
+        let mut row = throughput_row(name, size, n, v, Some(goal));
+        if !raw {
+            row.raw = None;
+        }
+        row.lost = Some(lost);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 async fn run(cfg: &Config, url: &str) -> Res<Vec<Row>> {
     let mut rows = Vec::new();
 
     if cfg.wants("pub") {
-        let n = cfg.pub_count;
-        for &size in &cfg.sizes {
-            let mut v: [Vec<f64>; 3] = Default::default();
-            for run in 0..cfg.runs {
-                let da = actix_side::publish(url, n, payload(size)).await?;
-                let db = async_side::publish(url, n, payload(size)).await?;
-                let dr = raw_side::publish(url, n, payload(size)).await?;
-                for (i, d) in [da, db, dr].into_iter().enumerate() {
-                    v[i].push(n as f64 / d.as_secs_f64());
-                }
-                eprintln!(
-                    "pub {size:>5} B run {run}: actix {:>10.0}/s  async-nats {:>10.0}/s  raw {:>10.0}/s",
-                    v[0][run], v[1][run], v[2][run]
-                );
-            }
-            rows.push(throughput_row("pub", size, n, v, Some(pub_goal(size))));
-        }
+        rows.extend(pub_rows(cfg, url, &cfg.sizes, "pub", true).await?);
     }
-
     if cfg.wants("pubsub") {
-        let n = cfg.pubsub_count;
-        for &size in &cfg.sizes {
-            let mut v: [Vec<f64>; 3] = Default::default();
-            let mut lost = [0usize; 3];
-            for run in 0..cfg.runs {
-                let ra = actix_side::pubsub(url, n, payload(size)).await?;
-                let rb = async_side::pubsub(url, n, payload(size)).await?;
-                let rr = raw_side::pubsub(url, n, payload(size)).await?;
-                for (i, (got, d)) in [ra, rb, rr].into_iter().enumerate() {
-                    lost[i] += n - got;
-                    v[i].push(got as f64 / d.as_secs_f64());
-                }
-                eprintln!(
-                    "pubsub {size:>5} B run {run}: actix {:>10.0}/s (got {})  async-nats {:>10.0}/s (got {})  raw {:>10.0}/s (got {})",
-                    v[0][run], ra.0, v[1][run], rb.0, v[2][run], rr.0
-                );
-            }
-            let mut row = throughput_row("pub->sub", size, n, v, Some(pubsub_goal(size)));
-            row.lost = Some(lost);
-            rows.push(row);
+        rows.extend(pubsub_rows(cfg, url, &cfg.sizes, "pub->sub", true).await?);
+    }
+    if cfg.wants("tls-pub") || cfg.wants("tls-pubsub") {
+        let tls = start_tls_server()?;
+        eprintln!("TLS server at {}", tls.url());
+        if cfg.wants("tls-pub") {
+            rows.extend(pub_rows(cfg, tls.url(), &cfg.tls_sizes, "tls pub", false).await?);
+        }
+        if cfg.wants("tls-pubsub") {
+            let r = pubsub_rows(cfg, tls.url(), &cfg.tls_sizes, "tls pub->sub", false).await?;
+            rows.extend(r);
         }
     }
 
