@@ -848,3 +848,50 @@ async fn no_wait_fetch_ordered_from_and_raw_fields() {
     let first = within(from3.next()).await.unwrap().expect("a message");
     assert_eq!(first.info().unwrap().stream_seq, 3);
 }
+
+/// Direct get, and push consumers (flow control answered, a queue group
+/// sharing the work).
+#[actix_rt::test]
+async fn direct_get_and_push_consumers() {
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    within(js.create_stream(StreamConfig::new("D", ["d.>"]).allow_direct(true)))
+        .await
+        .unwrap();
+    for i in 0..300u64 {
+        within(js.publish(format!("d.{}", i % 2), vec![b'x'; 1024]))
+            .await
+            .unwrap();
+    }
+    let m = within(js.direct_get("D", 2)).await.unwrap();
+    assert_eq!((m.subject.as_str(), m.seq), ("d.1", 2));
+    let m = within(js.direct_get_last("D", "d.0")).await.unwrap();
+    assert_eq!(m.seq, 299);
+    let e = within(js.direct_get("D", 10_000)).await.unwrap_err();
+    assert_eq!(ApiError::of(&e).map(|a| a.code), Some(404), "{e}");
+
+    // A push consumer with flow control: all 300 arrive.
+    let mut cfg = ConsumerConfig::durable("push");
+    cfg.flow_control = true;
+    cfg.idle_heartbeat = Duration::from_secs(1);
+    let mut push = within(js.push_subscribe("D", cfg)).await.unwrap();
+    for _ in 0..300 {
+        let m = within(push.next()).await.expect("a message");
+        m.ack().await.unwrap();
+    }
+    // A queue push consumer: two members share the messages.
+    let mut q = ConsumerConfig::durable("qpush");
+    q.deliver_subject = Some("deliver.qpush".into());
+    q.deliver_group = Some("g".into());
+    let mut a = within(js.push_subscribe("D", q.clone())).await.unwrap();
+    let mut b = within(js.push_subscribe("D", q)).await.unwrap();
+    let (mut na, mut nb) = (0, 0);
+    while na + nb < 300 {
+        tokio::select! {
+            Some(m) = a.next() => { m.ack().await.unwrap(); na += 1; }
+            Some(m) = b.next() => { m.ack().await.unwrap(); nb += 1; }
+            _ = tokio::time::sleep(LIMIT) => panic!("only {} of 300", na + nb),
+        }
+    }
+    assert_eq!(na + nb, 300);
+}

@@ -34,6 +34,7 @@ mod message;
 mod ordered;
 mod publish;
 mod pull;
+mod push;
 mod stream;
 
 pub use consumer::{
@@ -43,6 +44,7 @@ pub use message::{AckKind, JsMsg, MsgInfo};
 pub use ordered::OrderedConsumer;
 pub use publish::{PubAck, PubAckFuture, PublishOptions, WhenFull};
 pub use pull::{ConsumeOptions, ConsumerHandle, JsStream, PullConsumer};
+pub use push::PushSubscriber;
 pub use stream::{
     DiscardPolicy, PurgeRequest, RetentionPolicy, StorageType, StoredMessage, StreamConfig,
     StreamInfo, StreamState,

@@ -615,7 +615,11 @@ impl Context {
     /// # Errors
     ///
     /// As [`Context::direct_get`].
-    pub async fn direct_get_last(&self, stream: &str, subject: &str) -> Result<StoredMessage, Error> {
+    pub async fn direct_get_last(
+        &self,
+        stream: &str,
+        subject: &str,
+    ) -> Result<StoredMessage, Error> {
         self.direct(stream, Some(subject), serde_json::Value::Null)
             .await
     }
@@ -657,8 +661,16 @@ impl Context {
         let seq = headers
             .get("Nats-Sequence")
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Error::with_source(ErrorKind::Protocol, "direct get reply without Nats-Sequence"))?;
-        let time = headers.get("Nats-Time-Stamp").unwrap_or_default().to_string();
+            .ok_or_else(|| {
+                Error::with_source(
+                    ErrorKind::Protocol,
+                    "direct get reply without Nats-Sequence",
+                )
+            })?;
+        let time = headers
+            .get("Nats-Time-Stamp")
+            .unwrap_or_default()
+            .to_string();
         Ok(StoredMessage {
             subject,
             seq,
