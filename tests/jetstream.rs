@@ -895,3 +895,39 @@ async fn direct_get_and_push_consumers() {
     }
     assert_eq!(na + nb, 300);
 }
+
+/// Consumption bounded by bytes as well as messages: every message still
+/// arrives, a few kilobytes at a time.
+#[actix_rt::test]
+async fn consume_bounded_by_bytes() {
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    within(js.create_stream(StreamConfig::new("MB", ["mb.>"])))
+        .await
+        .unwrap();
+    within(js.create_consumer("MB", ConsumerConfig::durable("w")))
+        .await
+        .unwrap();
+    for i in 0..60u64 {
+        within(js.publish("mb.x", format!("{i:>1024}")))
+            .await
+            .unwrap();
+    }
+    let mut msgs = js.consume(
+        "MB",
+        "w",
+        ConsumeOptions::default()
+            .batch(50)
+            .max_bytes(4 * 1024)
+            .expires(Duration::from_secs(2)),
+    );
+    let mut got = Vec::new();
+    while got.len() < 60 {
+        let m = within(msgs.next()).await.expect("a message");
+        got.push(m.info().unwrap().stream_seq);
+        m.ack().await.unwrap();
+    }
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), 60);
+}

@@ -42,6 +42,10 @@ pub struct ConsumeOptions {
     /// Refill when fewer than this fraction of `batch` is outstanding
     /// (0.5).
     pub threshold: f64,
+    /// Bytes asked for per pull (0: no bound; server 2.8.3 or newer). The
+    /// outstanding bytes are accounted like the messages, and a pull is
+    /// refilled when either falls below the threshold.
+    pub max_bytes: usize,
 }
 
 impl Default for ConsumeOptions {
@@ -50,6 +54,7 @@ impl Default for ConsumeOptions {
             batch: 100,
             expires: Duration::from_secs(30),
             threshold: 0.5,
+            max_bytes: 0,
         }
     }
 }
@@ -58,6 +63,12 @@ impl ConsumeOptions {
     /// Sets the batch.
     pub fn batch(mut self, n: usize) -> Self {
         self.batch = n.max(1);
+        self
+    }
+
+    /// Bounds each pull by bytes as well as messages.
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
         self
     }
 
@@ -93,6 +104,7 @@ pub struct PullConsumer {
     sink: Sink,
     inbox: String,
     outstanding: usize,
+    outstanding_bytes: usize,
     last_seen: Instant,
     missed_reported: bool,
 }
@@ -145,19 +157,27 @@ impl PullConsumer {
     /// Issues a pull for what is missing below the batch.
     fn refill(&mut self, force: bool) {
         let low = (self.opts.batch as f64 * self.opts.threshold) as usize;
-        if !force && self.outstanding > low {
+        let max_bytes = self.opts.max_bytes;
+        let low_bytes = (max_bytes as f64 * self.opts.threshold) as usize;
+        let bytes_low = max_bytes > 0 && self.outstanding_bytes <= low_bytes;
+        if !force && self.outstanding > low && !bytes_low {
             return;
         }
         let want = self.opts.batch.saturating_sub(self.outstanding);
-        if want == 0 {
+        let want_bytes = max_bytes.saturating_sub(self.outstanding_bytes);
+        if want == 0 || (max_bytes > 0 && want_bytes == 0) {
             return;
         }
         self.outstanding += want;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "batch": want,
             "expires": self.opts.expires.as_nanos() as u64,
             "idle_heartbeat": self.opts.heartbeat().as_nanos() as u64,
         });
+        if max_bytes > 0 {
+            self.outstanding_bytes += want_bytes;
+            body["max_bytes"] = serde_json::json!(want_bytes);
+        }
         let subject = format!(
             "{}.CONSUMER.MSG.NEXT.{}.{}",
             self.js.prefix(),
@@ -238,6 +258,7 @@ impl Actor for PullConsumer {
                     ));
                 }
                 act.outstanding = 0;
+                act.outstanding_bytes = 0;
                 act.refill(true);
             }
         });
@@ -251,6 +272,12 @@ impl StreamHandler<Msg> for PullConsumer {
         match msg.status() {
             None => {
                 self.outstanding = self.outstanding.saturating_sub(1);
+                // The size the server counts against max_bytes.
+                let size = msg.subject.len()
+                    + msg.reply.as_ref().map_or(0, |r| r.len())
+                    + msg.headers.as_ref().map_or(0, |h| h.encoded_len())
+                    + msg.payload.len();
+                self.outstanding_bytes = self.outstanding_bytes.saturating_sub(size);
                 self.deliver(msg, ctx);
                 self.refill(false);
             }
@@ -270,7 +297,17 @@ impl StreamHandler<Msg> for PullConsumer {
                     Some(p) => self.outstanding.saturating_sub(p),
                     None => 0,
                 };
-                if code == StatusCode::CONFLICT {
+                let pending_bytes = h
+                    .and_then(|h| h.get("Nats-Pending-Bytes"))
+                    .and_then(|v| v.parse::<usize>().ok());
+                self.outstanding_bytes = match pending_bytes {
+                    Some(p) => self.outstanding_bytes.saturating_sub(p),
+                    None => 0,
+                };
+                if code == StatusCode::CONFLICT && description.contains("MaxBytes") {
+                    // The byte bound was reached: an ordinary end.
+                    self.refill(true);
+                } else if code == StatusCode::CONFLICT {
                     // Consumer deleted, limits exceeded, ...: reported, not
                     // terminal; the next pull finds out whether it is back.
                     self.report(format!("pull ended: 409 {description}"));
@@ -292,6 +329,7 @@ impl StreamHandler<Event> for PullConsumer {
         if let Event::Reconnected { .. } = e {
             // The server forgot our waiting pulls with the old link.
             self.outstanding = 0;
+            self.outstanding_bytes = 0;
             self.refill(true);
         }
     }
@@ -347,6 +385,7 @@ impl Context {
             opts,
             sink,
             outstanding: 0,
+            outstanding_bytes: 0,
             last_seen: Instant::now(),
             missed_reported: false,
         };
