@@ -931,3 +931,34 @@ async fn consume_bounded_by_bytes() {
     got.dedup();
     assert_eq!(got.len(), 60);
 }
+
+/// A push consumer whose heartbeats stop (its consumer deleted) reports
+/// it and keeps waiting.
+#[actix_rt::test]
+async fn push_consumer_reports_missed_heartbeats() {
+    let server = NatsServer::with_jetstream();
+    let (rec, mut rx) = event_sink();
+    let client = within(Client::connect(
+        ConnectOptions::new()
+            .server(server.client_url())
+            .event_recipient(rec),
+    ))
+    .await
+    .unwrap();
+    let js = Context::new(client);
+    within(js.create_stream(StreamConfig::new("PH", ["ph.>"])))
+        .await
+        .unwrap();
+    let mut cfg = ConsumerConfig::durable("hb");
+    cfg.idle_heartbeat = Duration::from_millis(500);
+    let mut push = within(js.push_subscribe("PH", cfg)).await.unwrap();
+    within(js.delete_consumer("PH", "hb")).await.unwrap();
+    let waiter = actix_rt::spawn(async move { push.next().await.is_some() });
+    let e = next_of(&mut rx, |e| {
+        e.to_string().contains("missed idle heartbeats")
+    })
+    .await;
+    assert!(matches!(e, nats_actix::Event::Error(_)), "{e}");
+    assert!(!waiter.is_finished(), "still waiting");
+    waiter.abort();
+}

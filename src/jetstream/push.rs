@@ -77,10 +77,32 @@ impl PushSubscriber {
     }
 
     /// The next message; flow-control requests and stalled heartbeats are
-    /// answered on the way. `None` when the subscription ended.
+    /// answered on the way. With `idle_heartbeat` set, a silence of two
+    /// heartbeats is reported (an `Error` event of the client, kind
+    /// `JetStream`) and the wait goes on. `None` when the subscription
+    /// ended.
     pub async fn next(&mut self) -> Option<JsMsg> {
+        let hb = self.info.config.idle_heartbeat;
         loop {
-            let m = self.sub.next_msg().await?;
+            let m = if hb.is_zero() {
+                self.sub.next_msg().await?
+            } else {
+                match tokio::time::timeout(hb * 2, self.sub.next_msg()).await {
+                    Ok(m) => m?,
+                    Err(_) => {
+                        self.client.emit_event(crate::Event::Error(Error::with_source(
+                            crate::ErrorKind::JetStream,
+                            format!(
+                                "missed idle heartbeats on push consumer {} > {} (nothing for {:?})",
+                                self.info.stream_name,
+                                self.info.name,
+                                hb * 2
+                            ),
+                        )));
+                        continue;
+                    }
+                }
+            };
             match m.status() {
                 None => return Some(JsMsg::new(m, self.client.clone())),
                 Some(StatusCode::IDLE_HEARTBEAT) => {
