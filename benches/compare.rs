@@ -2547,6 +2547,11 @@ fn main() {
         Ok(rows)
     });
     drop(server);
+    // The JetStream scenarios start a `-js` server of their own.
+    let rows = rows.and_then(|mut rows| {
+        rows.extend(system.block_on(run_js(&cfg))?);
+        Ok(rows)
+    });
     // The recovery scenario starts servers of its own (one on a fixed port,
     // a 3-node cluster).
     let rows = rows.and_then(|rows| {
@@ -2586,4 +2591,481 @@ fn pinning_short() -> String {
         (list, 1) => format!("pinned (cpu {list})"),
         (list, _) => format!("not pinned (cpus {list})"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// JetStream: `js-pub` and `js-consume`
+// ---------------------------------------------------------------------------
+
+/// The JetStream scenarios (`js-pub`, `js-consume`): nats-actix against
+/// async-nats on a server of their own started with `-js -sd <tempdir>`.
+/// There is no raw ceiling for these. See `benches/README.md`.
+mod js_bench {
+    use super::*;
+    use std::collections::VecDeque;
+
+    use async_nats::jetstream as ajs;
+    use nats_actix::jetstream::{
+        ConsumeOptions, ConsumerConfig, Context, FetchOptions, PubAckFuture, PublishOptions,
+        StorageType, StreamConfig, WhenFull,
+    };
+
+    /// Acks in flight in `js-pub`, for both clients.
+    pub(crate) const WINDOW: usize = 256;
+    /// Messages per pull in `js-consume`, for both clients.
+    pub(crate) const BATCH: usize = 256;
+    /// The payload of `js-consume`.
+    pub(crate) const CONSUME_SIZE: usize = 1024;
+    pub(crate) const PUB_STREAM: &str = "BENCHPUB";
+    pub(crate) const PUB_SUBJECT: &str = "bench.js.pub";
+    const CONSUME_STREAM: &str = "BENCHCONSUME";
+    const CONSUME_SUBJECT: &str = "bench.js.consume";
+
+    /// A `nats-server -js -sd <dir>`; the directory goes with it.
+    pub(crate) struct JsServer {
+        server: Option<Server>,
+        dir: PathBuf,
+        pub(crate) url: String,
+    }
+
+    impl Drop for JsServer {
+        fn drop(&mut self) {
+            drop(self.server.take());
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub(crate) fn start() -> Res<JsServer> {
+        let dir = std::env::temp_dir().join(format!("nats-actix-bench-js-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let bin = server_binary();
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let url = format!("127.0.0.1:{port}");
+        let js = JsServer {
+            server: Some(Server {
+                child,
+                url: url.clone(),
+            }),
+            dir,
+            url,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("nats-server -js did not listen on {port}").into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(js)
+    }
+
+    async fn admin(url: &str) -> Res<(Client, Context)> {
+        let c = Client::connect(ConnectOptions::new().server(url)).await?;
+        let js = Context::new(c.clone());
+        Ok((c, js))
+    }
+
+    /// A fresh (empty) stream, created outside the clock.
+    pub(crate) async fn fresh_stream(
+        url: &str,
+        name: &str,
+        subject: &str,
+        storage: StorageType,
+    ) -> Res<()> {
+        let (c, js) = admin(url).await?;
+        let _ = js.delete_stream(name).await;
+        js.create_stream(StreamConfig::new(name, [subject]).storage(storage))
+            .await?;
+        c.close().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn drop_stream(url: &str, name: &str) -> Res<()> {
+        let (c, js) = admin(url).await?;
+        js.delete_stream(name).await?;
+        c.close().await?;
+        Ok(())
+    }
+
+    /// nats-actix: N `publish_async` with at most `WINDOW` acks in flight,
+    /// the acks awaited in order.
+    pub(crate) async fn actix_pub(url: &str, n: usize, payload: Bytes) -> Res<Duration> {
+        let client = Client::connect(ConnectOptions::new().server(url)).await?;
+        let js = Context::new(client.clone()).max_acks_in_flight(WINDOW, WhenFull::Wait);
+        client.flush().await?;
+        let mut acks: VecDeque<PubAckFuture> = VecDeque::with_capacity(WINDOW);
+        let start = Instant::now();
+        for _ in 0..n {
+            if acks.len() == WINDOW
+                && let Some(a) = acks.pop_front()
+            {
+                a.ack().await?;
+            }
+            acks.push_back(
+                js.publish_async(PUB_SUBJECT, payload.clone(), PublishOptions::default())
+                    .await?,
+            );
+        }
+        while let Some(a) = acks.pop_front() {
+            a.ack().await?;
+        }
+        let elapsed = start.elapsed();
+        client.close().await?;
+        Ok(elapsed)
+    }
+
+    /// async-nats: N `publish` with at most `WINDOW` ack futures in flight
+    /// (a deque, awaited in order; the context's own bound set to `WINDOW`
+    /// too).
+    pub(crate) async fn async_pub(url: &str, n: usize, payload: Bytes) -> Res<Duration> {
+        let client = async_nats::connect(url).await?;
+        let js = ajs::context::ContextBuilder::new()
+            .max_ack_inflight(WINDOW)
+            .build(client.clone());
+        client.flush().await?;
+        let subject = async_nats::Subject::from(PUB_SUBJECT);
+        let mut acks = VecDeque::with_capacity(WINDOW);
+        let start = Instant::now();
+        for _ in 0..n {
+            if acks.len() == WINDOW
+                && let Some(a) = acks.pop_front()
+            {
+                a.await?;
+            }
+            acks.push_back(js.publish(subject.clone(), payload.clone()).await?);
+        }
+        while let Some(a) = acks.pop_front() {
+            a.await?;
+        }
+        let elapsed = start.elapsed();
+        drop(js);
+        drop(client);
+        Ok(elapsed)
+    }
+
+    /// Fills the `js-consume` stream with N messages of `CONSUME_SIZE`
+    /// (nats-actix, outside the clock).
+    pub(crate) async fn prefill(url: &str, n: usize) -> Res<()> {
+        fresh_stream(url, CONSUME_STREAM, CONSUME_SUBJECT, StorageType::File).await?;
+        let (c, js) = admin(url).await?;
+        let js = js.max_acks_in_flight(WINDOW, WhenFull::Wait);
+        let payload = payload(CONSUME_SIZE);
+        let mut acks: VecDeque<PubAckFuture> = VecDeque::with_capacity(WINDOW);
+        for _ in 0..n {
+            if acks.len() == WINDOW
+                && let Some(a) = acks.pop_front()
+            {
+                a.ack().await?;
+            }
+            acks.push_back(
+                js.publish_async(CONSUME_SUBJECT, payload.clone(), PublishOptions::default())
+                    .await?,
+            );
+        }
+        while let Some(a) = acks.pop_front() {
+            a.ack().await?;
+        }
+        let info = js.stream_info(CONSUME_STREAM).await?;
+        if info.state.messages != n as u64 {
+            return Err(format!(
+                "js-consume: stream holds {} messages, not {n}",
+                info.state.messages
+            )
+            .into());
+        }
+        c.close().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn drop_consume_stream(url: &str) -> Res<()> {
+        drop_stream(url, CONSUME_STREAM).await
+    }
+
+    /// How a client pulls in `js-consume`.
+    #[derive(Clone, Copy, PartialEq)]
+    pub(crate) enum Pull {
+        /// One pull request of `BATCH` at a time (no_wait), every message
+        /// acked, then the next pull.
+        Fetch,
+        /// The client's continuous consumption (nats-actix `consume`,
+        /// async-nats `stream().messages()`), `BATCH` per pull.
+        Stream,
+    }
+
+    /// A durable consumer made outside the clock (nats-actix's API for
+    /// both clients: the same config on the server).
+    async fn make_consumer(url: &str, name: &str) -> Res<()> {
+        let (c, js) = admin(url).await?;
+        let _ = js.delete_consumer(CONSUME_STREAM, name).await;
+        js.create_consumer(CONSUME_STREAM, ConsumerConfig::durable(name))
+            .await?;
+        c.close().await?;
+        Ok(())
+    }
+
+    /// After the run: every message acked (`num_ack_pending` 0 and
+    /// nothing pending), then the consumer deleted.
+    async fn check_and_delete(url: &str, name: &str, n: usize) -> Res<()> {
+        let (c, js) = admin(url).await?;
+        let info = js.consumer_info(CONSUME_STREAM, name).await?;
+        let res = if info.num_ack_pending != 0 || info.num_pending != 0 {
+            Err(format!(
+                "js-consume {name}: {} unacked, {} pending after {n} acks",
+                info.num_ack_pending, info.num_pending
+            )
+            .into())
+        } else {
+            Ok(())
+        };
+        js.delete_consumer(CONSUME_STREAM, name).await?;
+        c.close().await?;
+        res
+    }
+
+    /// nats-actix: consumes the N messages with an ack each; ends with a
+    /// round trip (the acks are fire and forget).
+    pub(crate) async fn actix_consume(url: &str, n: usize, how: Pull, name: &str) -> Res<Duration> {
+        make_consumer(url, name).await?;
+        let client = Client::connect(ConnectOptions::new().server(url)).await?;
+        let js = Context::new(client.clone());
+        client.flush().await?;
+        let mut got = 0usize;
+        let start = Instant::now();
+        match how {
+            Pull::Fetch => {
+                while got < n {
+                    let opts = FetchOptions::new(BATCH.min(n - got)).no_wait(true);
+                    let msgs = js.fetch_with(CONSUME_STREAM, name, opts).await?;
+                    if msgs.is_empty() {
+                        return Err(format!("nats-actix fetch: nothing after {got}").into());
+                    }
+                    for m in msgs {
+                        m.ack().await?;
+                        got += 1;
+                    }
+                }
+            }
+            Pull::Stream => {
+                let mut msgs =
+                    js.consume(CONSUME_STREAM, name, ConsumeOptions::default().batch(BATCH));
+                while got < n {
+                    match tokio::time::timeout(IDLE, msgs.next()).await {
+                        Ok(Some(m)) => {
+                            m.ack().await?;
+                            got += 1;
+                        }
+                        _ => return Err(format!("nats-actix consume: nothing after {got}").into()),
+                    }
+                }
+                drop(msgs);
+            }
+        }
+        client.flush().await?;
+        let elapsed = start.elapsed();
+        client.close().await?;
+        check_and_delete(url, name, n).await?;
+        Ok(elapsed)
+    }
+
+    /// A round trip on an async-nats client (see `async_side::round_trip`).
+    async fn async_round_trip(client: &async_nats::Client) -> Res<()> {
+        client.flush().await?;
+        let subject = format!("bench.sync.{}", client.new_inbox());
+        match client.request(subject, Bytes::new()).await {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+            Err(e) => Err(e.into()),
+            Ok(_) => Err("round trip: unexpected reply".into()),
+        }
+    }
+
+    async fn next_of<S, T>(s: &mut S) -> Option<T>
+    where
+        S: Stream<Item = T> + Unpin,
+    {
+        poll_fn(|cx| Pin::new(&mut *s).poll_next(cx)).await
+    }
+
+    /// async-nats: the same, with its pull consumer.
+    pub(crate) async fn async_consume(url: &str, n: usize, how: Pull, name: &str) -> Res<Duration> {
+        make_consumer(url, name).await?;
+        let client = async_nats::connect(url).await?;
+        let js = ajs::new(client.clone());
+        let consumer: ajs::consumer::PullConsumer = js
+            .get_stream(CONSUME_STREAM)
+            .await?
+            .get_consumer(name)
+            .await?;
+        async_round_trip(&client).await?;
+        let mut got = 0usize;
+        let start = Instant::now();
+        match how {
+            Pull::Fetch => {
+                while got < n {
+                    let want = BATCH.min(n - got);
+                    let mut batch = consumer.fetch().max_messages(want).messages().await?;
+                    let before = got;
+                    while let Some(m) = next_of(&mut batch).await {
+                        m?.ack().await?;
+                        got += 1;
+                    }
+                    if got == before {
+                        return Err(format!("async-nats fetch: nothing after {got}").into());
+                    }
+                }
+            }
+            Pull::Stream => {
+                let mut msgs = consumer
+                    .stream()
+                    .max_messages_per_batch(BATCH)
+                    .messages()
+                    .await?;
+                while got < n {
+                    match tokio::time::timeout(IDLE, next_of(&mut msgs)).await {
+                        Ok(Some(m)) => {
+                            m?.ack().await?;
+                            got += 1;
+                        }
+                        _ => return Err(format!("async-nats messages: nothing after {got}").into()),
+                    }
+                }
+                drop(msgs);
+            }
+        }
+        async_round_trip(&client).await?;
+        let elapsed = start.elapsed();
+        drop(consumer);
+        drop(js);
+        drop(client);
+        check_and_delete(url, name, n).await?;
+        Ok(elapsed)
+    }
+}
+
+/// `js-pub` and `js-consume` rows, on a JetStream server of their own.
+/// `BENCH_JS_COUNT` (default 100,000) messages per run.
+async fn run_js(cfg: &Config) -> Res<Vec<Row>> {
+    use js_bench::Pull;
+    use nats_actix::jetstream::StorageType;
+    let mut rows = Vec::new();
+    if !cfg.wants("js-pub") && !cfg.wants("js-consume") {
+        return Ok(rows);
+    }
+    let n = env_usize("BENCH_JS_COUNT").unwrap_or(100_000).max(1);
+    let server = js_bench::start()?;
+    let url = server.url.clone();
+    eprintln!(
+        "jetstream: {} -js at {url} | N={n} window={} batch={} | runs={} (median), interleaved nats-actix, async-nats",
+        server_version(),
+        js_bench::WINDOW,
+        js_bench::BATCH,
+        cfg.runs
+    );
+    let goal = Some(Goal::RatioAtLeast(1.3));
+    // 16 B and 1 KiB unless BENCH_SIZES says otherwise.
+    let sizes = if std::env::var_os("BENCH_SIZES").is_some() {
+        cfg.sizes.clone()
+    } else {
+        vec![16, 1024]
+    };
+    if cfg.wants("js-pub") {
+        for (label, storage) in [
+            ("js-pub file", StorageType::File),
+            ("js-pub mem", StorageType::Memory),
+        ] {
+            for &size in &sizes {
+                let mut v: [Vec<f64>; 2] = Default::default();
+                for run in 0..cfg.runs {
+                    for (i, slot) in v.iter_mut().enumerate() {
+                        js_bench::fresh_stream(
+                            &url,
+                            js_bench::PUB_STREAM,
+                            js_bench::PUB_SUBJECT,
+                            storage,
+                        )
+                        .await?;
+                        let d = if i == 0 {
+                            js_bench::actix_pub(&url, n, payload(size))
+                                .await
+                                .map_err(|e| format!("nats-actix {label}: {e}"))?
+                        } else {
+                            js_bench::async_pub(&url, n, payload(size))
+                                .await
+                                .map_err(|e| format!("async-nats {label}: {e}"))?
+                        };
+                        slot.push(n as f64 / d.as_secs_f64());
+                    }
+                    eprintln!(
+                        "{label} {size:>5} B run {run}: actix {:>9.0}/s  async-nats {:>9.0}/s",
+                        v[0][run], v[1][run]
+                    );
+                }
+                js_bench::drop_stream(&url, js_bench::PUB_STREAM).await?;
+                let [a, b] = v;
+                let mut row = Row::new(label, Some(size), Unit::Rate, n, median(a));
+                row.async_nats = Some(median(b));
+                row.goal = goal;
+                row.note = format!("{} acks in flight, awaited in order", js_bench::WINDOW);
+                rows.push(row);
+            }
+        }
+    }
+    if cfg.wants("js-consume") {
+        js_bench::prefill(&url, n).await?;
+        for (label, how) in [("js-fetch", Pull::Fetch), ("js-consume", Pull::Stream)] {
+            let mut v: [Vec<f64>; 2] = Default::default();
+            for run in 0..cfg.runs {
+                let tag = if how == Pull::Fetch {
+                    "fetch"
+                } else {
+                    "stream"
+                };
+                let da = js_bench::actix_consume(&url, n, how, &format!("actix_{tag}_{run}"))
+                    .await
+                    .map_err(|e| format!("nats-actix {label}: {e}"))?;
+                let db = js_bench::async_consume(&url, n, how, &format!("async_{tag}_{run}"))
+                    .await
+                    .map_err(|e| format!("async-nats {label}: {e}"))?;
+                v[0].push(n as f64 / da.as_secs_f64());
+                v[1].push(n as f64 / db.as_secs_f64());
+                eprintln!(
+                    "{label} {:>5} B run {run}: actix {:>9.0}/s  async-nats {:>9.0}/s",
+                    js_bench::CONSUME_SIZE,
+                    v[0][run],
+                    v[1][run]
+                );
+            }
+            let [a, b] = v;
+            let mut row = Row::new(
+                label,
+                Some(js_bench::CONSUME_SIZE),
+                Unit::Rate,
+                n,
+                median(a),
+            );
+            row.async_nats = Some(median(b));
+            row.goal = goal;
+            row.note = match how {
+                Pull::Fetch => format!(
+                    "pulls of {} (no_wait), ack per message, file storage",
+                    js_bench::BATCH
+                ),
+                Pull::Stream => format!(
+                    "continuous pull ({} per pull), ack per message, file storage",
+                    js_bench::BATCH
+                ),
+            };
+            rows.push(row);
+        }
+        js_bench::drop_consume_stream(&url).await?;
+    }
+    drop(server);
+    Ok(rows)
 }
