@@ -332,22 +332,6 @@ impl FetchOptions {
 }
 
 #[derive(Deserialize)]
-struct NamesPage {
-    #[serde(default)]
-    total: usize,
-    #[serde(default)]
-    consumers: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-struct ListPage {
-    #[serde(default)]
-    total: usize,
-    #[serde(default)]
-    consumers: Option<Vec<ConsumerInfo>>,
-}
-
-#[derive(Deserialize)]
 struct SuccessReply {
     #[serde(default)]
     success: bool,
@@ -456,21 +440,9 @@ impl Context {
     ///
     /// The API's.
     pub async fn consumer_names(&self, stream: &str) -> Result<Vec<String>, Error> {
-        let mut out = Vec::new();
-        loop {
-            let page: NamesPage = self
-                .request(
-                    &format!("CONSUMER.NAMES.{stream}"),
-                    &serde_json::json!({ "offset": out.len() }),
-                )
-                .await?;
-            let got = page.consumers.unwrap_or_default();
-            let n = got.len();
-            out.extend(got);
-            if n == 0 || out.len() >= page.total {
-                return Ok(out);
-            }
-        }
+        let suffix = format!("CONSUMER.NAMES.{stream}");
+        self.paged(&suffix, "consumers", serde_json::Value::Null)
+            .await
     }
 
     /// Every consumer's info on a stream (paged until done).
@@ -479,21 +451,9 @@ impl Context {
     ///
     /// The API's.
     pub async fn consumers(&self, stream: &str) -> Result<Vec<ConsumerInfo>, Error> {
-        let mut out = Vec::new();
-        loop {
-            let page: ListPage = self
-                .request(
-                    &format!("CONSUMER.LIST.{stream}"),
-                    &serde_json::json!({ "offset": out.len() }),
-                )
-                .await?;
-            let got = page.consumers.unwrap_or_default();
-            let n = got.len();
-            out.extend(got);
-            if n == 0 || out.len() >= page.total {
-                return Ok(out);
-            }
-        }
+        let suffix = format!("CONSUMER.LIST.{stream}");
+        self.paged(&suffix, "consumers", serde_json::Value::Null)
+            .await
     }
 
     /// Pulls up to `batch` messages from a pull consumer, waiting at most

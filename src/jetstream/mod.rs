@@ -269,6 +269,40 @@ impl Context {
         parse_reply(&msg)
     }
 
+    /// A paged API listing (`NAMES`/`LIST`), asked again from the next
+    /// offset until `total` items arrived: the `key` array of every page.
+    pub(crate) async fn paged<T: DeserializeOwned>(
+        &self,
+        suffix: &str,
+        key: &str,
+        filter: serde_json::Value,
+    ) -> Result<Vec<T>, Error> {
+        let mut out: Vec<T> = Vec::new();
+        loop {
+            let mut body = filter.clone();
+            if !body.is_object() {
+                body = serde_json::json!({});
+            }
+            body["offset"] = serde_json::json!(out.len());
+            let mut page: serde_json::Value = self.request(suffix, &body).await?;
+            let total = page["total"].as_u64().unwrap_or(0) as usize;
+            let items: Vec<T> = match page.get_mut(key).map(serde_json::Value::take) {
+                Some(serde_json::Value::Null) | None => Vec::new(),
+                Some(v) => serde_json::from_value(v).map_err(|e| {
+                    Error::with_source(
+                        ErrorKind::Protocol,
+                        format!("unexpected {suffix} page: {e}"),
+                    )
+                })?,
+            };
+            let n = items.len();
+            out.extend(items);
+            if n == 0 || out.len() >= total {
+                return Ok(out);
+            }
+        }
+    }
+
     /// The account's JetStream usage.
     ///
     /// # Errors

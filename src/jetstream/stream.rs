@@ -338,22 +338,6 @@ struct PurgeReply {
     purged: u64,
 }
 
-#[derive(Deserialize)]
-struct NamesPage {
-    #[serde(default)]
-    total: usize,
-    #[serde(default)]
-    streams: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-struct ListPage {
-    #[serde(default)]
-    total: usize,
-    #[serde(default)]
-    streams: Option<Vec<StreamInfo>>,
-}
-
 fn b64(s: &str) -> Result<Vec<u8>, Error> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
@@ -468,20 +452,11 @@ impl Context {
     ///
     /// The API's.
     pub async fn stream_names(&self, subject: Option<&str>) -> Result<Vec<String>, Error> {
-        let mut out = Vec::new();
-        loop {
-            let mut body = serde_json::json!({ "offset": out.len() });
-            if let Some(s) = subject {
-                body["subject"] = serde_json::json!(s);
-            }
-            let page: NamesPage = self.request("STREAM.NAMES", &body).await?;
-            let got = page.streams.unwrap_or_default();
-            let n = got.len();
-            out.extend(got);
-            if n == 0 || out.len() >= page.total {
-                return Ok(out);
-            }
-        }
+        let filter = match subject {
+            Some(s) => serde_json::json!({ "subject": s }),
+            None => serde_json::Value::Null,
+        };
+        self.paged("STREAM.NAMES", "streams", filter).await
     }
 
     /// Every stream's info (paged until done).
@@ -490,18 +465,8 @@ impl Context {
     ///
     /// The API's.
     pub async fn streams(&self) -> Result<Vec<StreamInfo>, Error> {
-        let mut out = Vec::new();
-        loop {
-            let page: ListPage = self
-                .request("STREAM.LIST", &serde_json::json!({ "offset": out.len() }))
-                .await?;
-            let got = page.streams.unwrap_or_default();
-            let n = got.len();
-            out.extend(got);
-            if n == 0 || out.len() >= page.total {
-                return Ok(out);
-            }
-        }
+        self.paged("STREAM.LIST", "streams", serde_json::Value::Null)
+            .await
     }
 
     /// Purges messages; returns how many were removed.
