@@ -1389,42 +1389,13 @@ mod js_cli {
         serde_json::to_vec(v).map_err(|e| Error::with_source(ErrorKind::Codec, e.to_string()))
     }
 
-    /// One API call whose reply is printed as the server sent it (the
-    /// library's `StreamInfo`/`ConsumerInfo` keep only some fields).
+    /// One API call whose reply is printed as the server sent it.
     async fn api_raw(
         js: &js::Context,
         suffix: &str,
         body: Vec<u8>,
     ) -> Result<serde_json::Value, Error> {
-        let subject = format!("{}.{suffix}", js.prefix());
-        let m = js
-            .client()
-            .request_with(
-                subject,
-                body,
-                RequestOptions::default().timeout(js::DEFAULT_TIMEOUT),
-            )
-            .await
-            .map_err(|e| match e.kind() {
-                ErrorKind::NoResponders => Error::with_source(
-                    ErrorKind::NoResponders,
-                    "JetStream is not enabled (no responders on the API)",
-                ),
-                _ => e,
-            })?;
-        let mut v: serde_json::Value = serde_json::from_slice(&m.payload).map_err(|e| {
-            Error::with_source(
-                ErrorKind::Protocol,
-                format!("malformed JetStream API reply: {e}"),
-            )
-        })?;
-        if let Some(err) = v.get_mut("error").map(serde_json::Value::take) {
-            let api: ApiError = serde_json::from_value(err).map_err(|e| {
-                Error::with_source(ErrorKind::Protocol, format!("malformed API error: {e}"))
-            })?;
-            return Err(api.into());
-        }
-        Ok(v)
+        js.api_request(suffix, body).await
     }
 
     fn print_value(global: &Global, v: &serde_json::Value) {
@@ -1691,19 +1662,17 @@ mod js_cli {
             o
         };
         if a.is_async {
-            // every publish is under way before the first ack is awaited
-            let pending: Vec<_> = (1..=a.count)
-                .map(|i| {
-                    let (js, subject) = (js.clone(), a.subject.clone());
-                    let (payload, opts) = (payload_for(i), options_for(i));
-                    actix_rt::spawn(async move { js.publish_with(subject, payload, opts).await })
-                })
-                .collect();
+            // Every publish is written, in order, before the first ack is
+            // awaited (the context bounds the acks in flight).
+            let mut pending = Vec::with_capacity(a.count as usize);
+            for i in 1..=a.count {
+                pending.push(
+                    js.publish_async(a.subject.as_str(), payload_for(i), options_for(i))
+                        .await?,
+                );
+            }
             for p in pending {
-                let ack = p
-                    .await
-                    .map_err(|e| Error::with_source(ErrorKind::Closed, e.to_string()))??;
-                print_ack(global, &ack);
+                print_ack(global, &p.ack().await?);
             }
         } else {
             for i in 1..=a.count {

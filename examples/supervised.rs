@@ -20,7 +20,8 @@
 //! `nats-server` on `PATH`), kills it after a few ticks, starts it again on
 //! the same port, and exits 0 only if every tick arrived once, in order.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -81,27 +82,8 @@ impl Handler<Event> for Watcher {
     }
 }
 
-fn server_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("NATS_SERVER") {
-        return PathBuf::from(p);
-    }
-    let tools = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools");
-    if let Ok(entries) = std::fs::read_dir(&tools) {
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path().join("bin/nats-server"))
-            .filter(|p| p.exists())
-            .collect();
-        found.sort();
-        if let Some(p) = found.pop() {
-            return p;
-        }
-    }
-    PathBuf::from("nats-server")
-}
-
 fn start_server(port: u16) -> Child {
-    Command::new(server_binary())
+    Command::new(common::server_binary())
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,6 +1,6 @@
-//! What the JetStream examples share: `--self-test` starts a
-//! `nats-server -js` of their own, and a `main` that runs an example
-//! against it or against `NATS_URL`.
+//! What the examples share: finding the nats-server binary for
+//! `--self-test`, a `nats-server -js` of their own, and a `main` that runs
+//! an example against it or against `NATS_URL`.
 #![allow(dead_code)]
 
 use std::path::PathBuf;

@@ -269,6 +269,31 @@ impl Context {
         parse_reply(&msg)
     }
 
+    /// Any JetStream API call, for what this crate does not model: a
+    /// request to `<prefix>.<suffix>` with `body` (empty for none), the
+    /// reply as the server sent it, or its error as an [`ApiError`].
+    ///
+    /// # Errors
+    ///
+    /// `JetStream` with the API's error; `NoResponders` when JetStream is
+    /// not enabled; `TimedOut`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// let info = js.api_request("STREAM.INFO.ORDERS", bytes::Bytes::new()).await?;
+    /// println!("created {}", info["created"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn api_request(
+        &self,
+        suffix: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<serde_json::Value, Error> {
+        self.request_raw(suffix, body.into()).await
+    }
+
     /// A paged API listing (`NAMES`/`LIST`), asked again from the next
     /// offset until `total` items arrived: the `key` array of every page.
     pub(crate) async fn paged<T: DeserializeOwned>(
