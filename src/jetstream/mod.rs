@@ -41,7 +41,7 @@ pub use consumer::{
     AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, FetchOptions, ReplayPolicy,
 };
 pub use message::{AckKind, JsMsg, MsgInfo};
-pub use ordered::OrderedConsumer;
+pub use ordered::{OrderedConsumer, OrderedOptions, OrderedStart};
 pub use publish::{PubAck, PubAckFuture, PublishOptions, WhenFull};
 pub use pull::{ConsumeOptions, ConsumerHandle, JsStream, PullConsumer};
 pub use push::PushSubscriber;
