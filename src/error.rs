@@ -73,6 +73,18 @@ pub enum ErrorKind {
     /// [`jetstream::ApiError`](crate::jetstream::ApiError) with the
     /// server's `err_code`.
     JetStream,
+    /// A KV key (or the revision asked for) does not exist, or was deleted.
+    KeyNotFound,
+    /// A KV create found the key already holding a value.
+    KeyExists,
+    /// An invalid KV key or bucket name, or object-store bucket name.
+    InvalidKey,
+    /// A KV or object-store bucket does not exist.
+    BucketNotFound,
+    /// An object does not exist (or was deleted).
+    ObjectNotFound,
+    /// An object's bytes do not match its SHA-256 digest.
+    DigestMismatch,
 }
 
 impl ErrorKind {
@@ -100,6 +112,12 @@ impl ErrorKind {
             ErrorKind::Codec => "codec error",
             ErrorKind::MalformedMessage => "malformed message",
             ErrorKind::JetStream => "jetstream error",
+            ErrorKind::KeyNotFound => "key not found",
+            ErrorKind::KeyExists => "key exists",
+            ErrorKind::InvalidKey => "invalid key",
+            ErrorKind::BucketNotFound => "bucket not found",
+            ErrorKind::ObjectNotFound => "object not found",
+            ErrorKind::DigestMismatch => "digest mismatch",
         }
     }
 }
