@@ -674,6 +674,52 @@ async fn missed_heartbeats_reported_and_recovered() {
     handle.stop();
 }
 
+/// A fetch asks for idle heartbeats; when they stop (the link is paused)
+/// it ends with a typed `TimedOut` long before its 10 s expiry, and a
+/// fetch after the link is back works.
+#[actix_rt::test]
+async fn fetch_ends_on_missed_heartbeats() {
+    use nats_actix::jetstream::FetchOptions;
+    let server = NatsServer::with_jetstream();
+    let proxy = support::proxy::Proxy::start(server.client_port());
+    let client = within(Client::connect(ConnectOptions::new().server(proxy.url())))
+        .await
+        .unwrap();
+    let js = Context::new(client);
+    within(js.create_stream(StreamConfig::new("FH", ["fh.>"])))
+        .await
+        .unwrap();
+    within(js.create_consumer("FH", ConsumerConfig::durable("w")))
+        .await
+        .unwrap();
+    let opts = FetchOptions::new(10)
+        .expires(Duration::from_secs(10))
+        .heartbeat(Duration::from_millis(300));
+    // Heartbeats keep an idle fetch going: nothing arrives, no error.
+    let idle = FetchOptions::new(10)
+        .expires(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(300));
+    assert!(
+        within(js.fetch_with("FH", "w", idle))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    proxy.pause();
+    let err = tokio::time::timeout(Duration::from_secs(8), js.fetch_with("FH", "w", opts))
+        .await
+        .expect("the fetch ended before its 10 s expiry")
+        .expect_err("missed heartbeats are an error");
+    assert_eq!(err.kind(), nats_actix::ErrorKind::TimedOut, "{err}");
+    assert!(err.to_string().contains("heartbeats"), "{err}");
+    proxy.resume();
+    within(js.publish("fh.x", "1")).await.unwrap();
+    let got = within(js.fetch("FH", "w", 1, Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+}
+
 /// Async publish: written in call order, acks awaited later, bounded in
 /// flight (wait or a typed error at the bound).
 #[actix_rt::test]

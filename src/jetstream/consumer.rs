@@ -302,6 +302,11 @@ pub struct FetchOptions {
     pub max_bytes: usize,
     /// Return at once with what is pending (a 404 when nothing is).
     pub no_wait: bool,
+    /// The idle heartbeat asked of the server (ADR-37): by default 5 s
+    /// when `expires` is 10 s or more, none otherwise. Two missed
+    /// heartbeats end the fetch with a `TimedOut` error (the server or
+    /// the consumer went away) instead of waiting out `expires`.
+    pub heartbeat: Option<Duration>,
 }
 
 impl FetchOptions {
@@ -312,6 +317,24 @@ impl FetchOptions {
             expires: Duration::from_secs(1),
             max_bytes: 0,
             no_wait: false,
+            heartbeat: None,
+        }
+    }
+    /// Sets the idle heartbeat (less than half of `expires`).
+    pub fn heartbeat(mut self, d: Duration) -> Self {
+        self.heartbeat = Some(d);
+        self
+    }
+    /// The heartbeat the request will carry, if any.
+    fn effective_heartbeat(&self) -> Option<Duration> {
+        if self.no_wait {
+            return None;
+        }
+        match self.heartbeat {
+            Some(d) if d > Duration::ZERO && d * 2 <= self.expires => Some(d),
+            Some(_) => None,
+            None if self.expires >= Duration::from_secs(10) => Some(Duration::from_secs(5)),
+            None => None,
         }
     }
     /// Sets how long the server holds the request.
@@ -521,6 +544,10 @@ impl Context {
         if opts.max_bytes > 0 {
             body["max_bytes"] = serde_json::json!(opts.max_bytes);
         }
+        let heartbeat = opts.effective_heartbeat();
+        if let Some(hb) = heartbeat {
+            body["idle_heartbeat"] = serde_json::json!(hb.as_nanos() as u64);
+        }
         self.client
             .publish_with_reply(
                 format!("{}.CONSUMER.MSG.NEXT.{stream}.{consumer}", self.prefix),
@@ -531,12 +558,25 @@ impl Context {
             .await?;
         let deadline = tokio::time::Instant::now() + expires + Duration::from_millis(500);
         let mut out = Vec::with_capacity(batch.min(1024));
+        let mut last_seen = tokio::time::Instant::now();
         while out.len() < batch {
-            let msg = match tokio::time::timeout_at(deadline, sub.next_msg()).await {
+            let until = match heartbeat {
+                Some(hb) => deadline.min(last_seen + hb * 2),
+                None => deadline,
+            };
+            let msg = match tokio::time::timeout_at(until, sub.next_msg()).await {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
+                Err(_) if until < deadline && out.is_empty() => {
+                    let _ = sub.unsubscribe().await;
+                    return Err(Error::with_source(
+                        ErrorKind::TimedOut,
+                        "fetch: two idle heartbeats missed (the server or the consumer went away)",
+                    ));
+                }
                 Err(_) => break,
             };
+            last_seen = tokio::time::Instant::now();
             match msg.status() {
                 None => out.push(JsMsg::new(msg, self.client.clone())),
                 // An idle heartbeat.
