@@ -416,7 +416,12 @@ impl Context {
         self.gate(&config).await?;
         let body = serde_json::json!({ "stream_name": stream, "config": config });
         let suffix = match (&config.name, &config.durable_name, &config.filter_subject) {
-            (Some(name), _, Some(filter)) if config.filter_subjects.is_empty() => {
+            // The filter rides in the subject (for permissions) unless it
+            // has wildcards, which a published subject cannot carry.
+            (Some(name), _, Some(filter))
+                if config.filter_subjects.is_empty()
+                    && !filter.split('.').any(|t| t == "*" || t == ">") =>
+            {
                 format!("CONSUMER.CREATE.{stream}.{name}.{filter}")
             }
             (Some(name), _, _) => format!("CONSUMER.CREATE.{stream}.{name}"),

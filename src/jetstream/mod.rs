@@ -30,6 +30,7 @@ use crate::messages::RequestOptions;
 use crate::{Client, Error, ErrorKind, Msg};
 
 mod consumer;
+pub mod kv;
 mod message;
 mod ordered;
 mod publish;
@@ -83,6 +84,9 @@ impl ApiError {
     pub const STREAM_NOT_FOUND: u64 = 10059;
     /// `Nats-Expected-Last-Sequence` (or subject sequence) did not hold.
     pub const WRONG_LAST_SEQUENCE: u64 = 10071;
+    /// The same, as replicated streams say it (the KV store reports it as
+    /// [`ApiError::WRONG_LAST_SEQUENCE`]).
+    pub const WRONG_LAST_SEQUENCE_CLUSTERED: u64 = 10164;
 
     /// The API error behind a crate [`Error`], if it is one.
     ///
@@ -141,6 +145,9 @@ pub struct AccountInfo {
     pub domain: Option<String>,
 }
 
+/// The API prefix without a domain.
+pub const DEFAULT_PREFIX: &str = "$JS.API";
+
 /// A JetStream context over a [`Client`].
 #[derive(Clone, Debug)]
 pub struct Context {
@@ -163,7 +170,7 @@ impl Context {
     pub fn new(client: Client) -> Context {
         Context {
             client,
-            prefix: "$JS.API".to_string(),
+            prefix: DEFAULT_PREFIX.to_string(),
             timeout: DEFAULT_TIMEOUT,
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_ACKS_IN_FLIGHT)),
             max_in_flight: DEFAULT_MAX_ACKS_IN_FLIGHT,

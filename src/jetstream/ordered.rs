@@ -256,6 +256,22 @@ impl OrderedConsumer {
         self.pending
     }
 
+    /// Creates the consumer now (otherwise the first `next` does), so that
+    /// [`OrderedConsumer::pending`] tells how much the stream holds.
+    ///
+    /// # Errors
+    ///
+    /// The API's, such as a stream that does not exist.
+    pub async fn start(&mut self) -> Result<(), Error> {
+        if self.name.is_none()
+            && let Err(e) = self.recreate().await
+        {
+            self.reset();
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Whether the consumer exists on the server now.
     pub fn is_created(&self) -> bool {
         self.name.is_some()
@@ -458,6 +474,15 @@ impl OrderedConsumer {
                     if now >= hb_deadline {
                         // Two heartbeats missed: start again after what
                         // was delivered.
+                        let text = format!(
+                            "ordered consumer on {}: two idle heartbeats missed; recreating after stream sequence {}",
+                            self.stream, self.last_stream_seq
+                        );
+                        tracing::warn!("{text}");
+                        self.js.client().emit_event(Event::Error(Error::with_source(
+                            ErrorKind::JetStream,
+                            text,
+                        )));
                         self.reset();
                         continue;
                     }
