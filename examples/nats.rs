@@ -14,6 +14,7 @@
 //!   stream add|info|ls|rm|purge|get ...
 //!   js pub SUBJECT BODY [--count N] [--msg-id ID] [--expect-...] [--async]
 //!   consumer add|info|ls|rm|next|sub|ordered ...
+//!   kv add|status|ls|rm|put|create|update|get|del|purge|keys|history|watch ...
 //! ```
 //!
 //! BODY `-` reads the body from stdin; `{{Count}}` in a `pub` BODY becomes
@@ -179,7 +180,13 @@ enum Cmd {
     /// JetStream consumers
     #[command(subcommand)]
     Consumer(ConsumerCmd),
+    /// Key-value store (ADR-8)
+    #[command(subcommand)]
+    Kv(kv::KvCmd),
 }
+
+#[path = "nats/kv.rs"]
+mod kv;
 
 /// A `-H KEY:VALUE` header.
 #[derive(Clone, Debug)]
@@ -636,7 +643,8 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
     let mut shutdown = match cmd {
         Cmd::Sub(_)
         | Cmd::Reply(_)
-        | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_)) => Some(Shutdown::new()?),
+        | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_))
+        | Cmd::Kv(kv::KvCmd::Watch(_)) => Some(Shutdown::new()?),
         _ => None,
     };
     let printer = global.events.then(|| EventPrinter.start());
@@ -731,6 +739,7 @@ async fn run_with(
         Cmd::Stream(c) => js_cli::stream(global, client, c).await,
         Cmd::Js(JsCmd::Pub(a)) => js_cli::publish(global, client, a).await,
         Cmd::Consumer(c) => js_cli::consumer(global, client, c, shutdown).await,
+        Cmd::Kv(c) => kv::run(global, client, c, shutdown).await,
     }
 }
 
@@ -1369,7 +1378,9 @@ mod js_cli {
             return e.to_string();
         };
         let prefix = match api.err_code {
-            ApiError::WRONG_LAST_SEQUENCE => "wrong last sequence",
+            ApiError::WRONG_LAST_SEQUENCE | ApiError::WRONG_LAST_SEQUENCE_CLUSTERED => {
+                "wrong last sequence"
+            }
             10070 => "wrong last msg id",
             10060 => "wrong expected stream",
             ApiError::STREAM_NOT_FOUND => "stream not found",

@@ -1,213 +1,16 @@
 //! Integration tests of the `nats` CLI example (`examples/nats.rs`) against a
-//! real nats-server.
-//!
-//! `cargo test` builds the examples, so the binary is found next to the
-//! test binary at `<target>/debug/examples/nats`; when it is missing (e.g.
-//! `cargo test --test cli` alone) it is built once with `cargo build
-//! --example nats`.
+//! real nats-server (the helpers are in `tests/support/cli.rs`).
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc::{self, Receiver};
+use support::cli::*;
+
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::NatsServer;
-
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Path of the `nats` example binary, building it if needed.
-fn cli() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| example("nats")).clone()
-}
-
-/// Path of an example binary, building it if needed. (`cargo test` builds
-/// the examples first, so they are found next to the test binary.)
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    // <target>/<profile>/deps/cli-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary is in <target>/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let target_dir = profile_dir.parent().expect("target dir");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("CARGO_TARGET_DIR", target_dir)
-            .status()
-            .expect("run cargo build --example");
-        assert!(status.success(), "cargo build --example {name} failed");
-    }
-    assert!(bin.exists(), "{} not found", bin.display());
-    bin
-}
-
-/// Sends every line of `r` to a channel, which closes at the end of `r`.
-fn line_channel(r: impl std::io::Read + Send + 'static, echo: bool) -> Receiver<String> {
-    let (tx, lines) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if echo {
-                eprintln!("[cli stderr] {line}");
-            }
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    lines
-}
-
-/// A running CLI process whose stdout and stderr lines arrive on channels.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    err_lines: Receiver<String>,
-}
-
-impl Running {
-    fn spawn(args: &[&str]) -> Running {
-        let mut child = Command::new(cli())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the nats example");
-        let lines = line_channel(child.stdout.take().unwrap(), false);
-        let err_lines = line_channel(child.stderr.take().unwrap(), true);
-        Running {
-            child,
-            lines,
-            err_lines,
-        }
-    }
-
-    /// The next stderr line, failing the test at the deadline.
-    fn err_line(&self, deadline: Instant) -> String {
-        let left = deadline.saturating_duration_since(Instant::now());
-        self.err_lines
-            .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("no stderr line before the deadline: {e}"))
-    }
-
-    /// Every stdout line left, once the process has closed its stdout.
-    fn rest(&self, deadline: Instant) -> Vec<String> {
-        let mut out = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => out.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
-                Err(e) => panic!("stdout not closed before the deadline: {e}"),
-            }
-        }
-    }
-
-    /// Sends a signal (`kill -<sig> <pid>`).
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{sig} failed");
-    }
-
-    /// Waits for the process to exit, returning its status.
-    fn wait_exit(&mut self, deadline: Instant) -> std::process::ExitStatus {
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "process did not exit in time");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The next stdout line, failing the test at the deadline.
-    fn line(&self, deadline: Instant) -> String {
-        let left = deadline.saturating_duration_since(Instant::now());
-        self.lines
-            .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("no output line before the deadline: {e}"))
-    }
-
-    fn json_line(&self, deadline: Instant) -> Value {
-        let line = self.line(deadline);
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
-    }
-
-    fn wait_ready(&self, deadline: Instant) {
-        let v = self.json_line(deadline);
-        assert_eq!(v, serde_json::json!({"ready": true}));
-    }
-
-    /// Waits for the process to exit successfully.
-    fn wait_success(&mut self, deadline: Instant) {
-        let status = self.wait_exit(deadline);
-        assert!(status.success(), "exited with {status}");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs the CLI to completion, killing it at the deadline.
-fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(cli())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the nats example");
-    let deadline = Instant::now() + TIMEOUT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`nats {}` did not finish in {TIMEOUT:?}", args.join(" "));
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "`nats {}` failed: {}\nstderr: {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Builds the CLI if needed (before any deadline starts) and starts a server.
-fn setup() -> (NatsServer, String) {
-    cli();
-    let server = NatsServer::start();
-    let url = server.client_url();
-    (server, url)
-}
 
 #[test]
 fn sub_receives_what_pub_sends() {
@@ -470,22 +273,6 @@ fn pub_count_fills_the_count_template() {
     sub.wait_success(deadline);
 }
 
-/// The keys of a JSON object line, in the order they are written.
-fn keys_in_order(line: &str) -> Vec<String> {
-    let v: Value = serde_json::from_str(line).expect("JSON");
-    let mut keys: Vec<(usize, String)> = v
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(|k| {
-            let pos = line.find(&format!("\"{k}\":")).expect("key in the line");
-            (pos, k.clone())
-        })
-        .collect();
-    keys.sort();
-    keys.into_iter().map(|(_, k)| k).collect()
-}
-
 #[test]
 fn bench_output_shape_and_subjects() {
     let (_server, url) = setup();
@@ -740,25 +527,6 @@ fn nkey_and_creds_flags() {
 // ---------------------------------------------------------------------------
 // JetStream
 // ---------------------------------------------------------------------------
-
-/// Builds the CLI if needed and starts a JetStream server.
-fn setup_js() -> (NatsServer, String) {
-    cli();
-    let server = NatsServer::with_jetstream();
-    let url = server.client_url();
-    (server, url)
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-        .collect()
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// `stream add|info|ls|get|purge|rm` print the documented shapes.
 #[test]
@@ -1104,36 +872,6 @@ fn js_consumer_sub_push_and_sigterm() {
     sub.wait_success(deadline);
 }
 
-/// Runs `examples/<name>.rs --self-test` (it starts its own
-/// `nats-server -js`) and returns its stdout lines once it exited 0.
-fn self_test(name: &str) -> Vec<String> {
-    let mut child = Command::new(example(name))
-        .arg("--self-test")
-        .env("NATS_SERVER", support::server_binary())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
-    let out = line_channel(child.stdout.take().expect("stdout"), false);
-    let err = line_channel(child.stderr.take().expect("stderr"), false);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the {name} example hung");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let stdout: Vec<String> = out.iter().collect();
-    let stderr: Vec<String> = err.iter().collect();
-    assert!(status.success(), "{name}: {status}\n{stdout:?}\n{stderr:?}");
-    stdout
-}
-
 /// `examples/js_streams.rs --self-test`: create, info, get, purge, delete.
 #[test]
 fn js_streams_example_self_test() {
@@ -1170,4 +908,195 @@ fn js_ordered_example_self_test() {
             .any(|l| l.starts_with("ok: 12 messages once each")),
         "{out:?}"
     );
+}
+
+/// Every `kv` command prints the documented shapes and typed errors.
+#[test]
+fn kv_commands_print_the_documented_shapes() {
+    let (_server, url) = setup_js();
+    let s = ["-s", url.as_str(), "--json"];
+    let kv = |args: &[&str]| run(&[&s[..], &["kv"], args].concat());
+    let kv_ok = |args: &[&str]| run_ok(&[&s[..], &["kv"], args].concat());
+    let added = kv_ok(&["add", "cfg", "--history", "5", "--ttl-ms", "60000"]);
+    let st = json_lines(&added);
+    assert_eq!(
+        keys_in_order(
+            String::from_utf8_lossy(&added.stdout)
+                .lines()
+                .next()
+                .expect("a line")
+        ),
+        [
+            "bucket",
+            "values",
+            "history",
+            "ttl_ms",
+            "bytes",
+            "backing_store"
+        ]
+    );
+    assert_eq!(
+        (
+            &st[0]["bucket"],
+            &st[0]["history"],
+            &st[0]["ttl_ms"],
+            &st[0]["backing_store"]
+        ),
+        (
+            &Value::from("cfg"),
+            &Value::from(5),
+            &Value::from(60000),
+            &Value::from("JetStream")
+        )
+    );
+    let r1 = json_lines(&kv_ok(&["put", "cfg", "color", "red"]))[0]["revision"].clone();
+    assert_eq!(r1, Value::from(1));
+    let out = kv_ok(&["get", "cfg", "color"]);
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        keys_in_order(&line),
+        [
+            "bucket",
+            "key",
+            "value",
+            "revision",
+            "operation",
+            "created",
+            "delta"
+        ]
+    );
+    let e: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&e["value"], &e["operation"]),
+        (&Value::from("red"), &Value::from("PUT"))
+    );
+    assert!(e["created"].as_str().unwrap().ends_with('Z'));
+
+    // Typed errors, exit 1.
+    let out = kv(&["get", "cfg", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with("error: key not found: "),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = kv(&["create", "cfg", "color", "blue"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with("error: key exists: "),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = kv(&["update", "cfg", "color", "blue", "--revision", "7"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with("error: wrong last sequence: "),
+        "{}",
+        stderr_of(&out)
+    );
+    let r2 = json_lines(&kv_ok(&[
+        "update",
+        "cfg",
+        "color",
+        "blue",
+        "--revision",
+        "1",
+    ]))[0]["revision"]
+        .clone();
+    assert_eq!(r2, Value::from(2));
+    let old = json_lines(&kv_ok(&["get", "cfg", "color", "--revision", "1"]));
+    assert_eq!(old[0]["value"], "red");
+    kv_ok(&["create", "cfg", "size", "L"]);
+    kv_ok(&["del", "cfg", "size"]);
+    let out = kv(&["get", "cfg", "size"]);
+    assert!(stderr_of(&out).starts_with("error: key not found: "));
+    assert_eq!(
+        json_lines(&kv_ok(&["keys", "cfg"]))[0],
+        serde_json::json!({"keys": ["color"]})
+    );
+    let hist = json_lines(&kv_ok(&["history", "cfg", "size"]));
+    let ops: Vec<&str> = hist
+        .iter()
+        .map(|h| h["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["PUT", "DEL"]);
+    kv_ok(&["purge", "cfg", "color"]);
+    let hist = json_lines(&kv_ok(&["history", "cfg", "color"]));
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0]["operation"], "PURGE");
+    assert_eq!(
+        json_lines(&kv_ok(&["ls"]))[0],
+        serde_json::json!({"buckets": ["cfg"]})
+    );
+    kv_ok(&["rm", "cfg"]);
+    let out = kv(&["status", "cfg"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).starts_with("error: bucket not found: "));
+    // A bad key is a usage of the store, typed.
+    kv_ok(&["add", "b2"]);
+    let out = kv(&["put", "b2", "a..b", "x"]);
+    assert!(stderr_of(&out).starts_with("error: invalid key: "));
+}
+
+/// `kv watch`: initial values (markers included), ready, then updates;
+/// it resumes across a server restart without repeating or skipping.
+#[test]
+fn kv_watch_prints_initial_ready_updates_and_survives_a_restart() {
+    cli();
+    let mut server = NatsServer::with_jetstream();
+    let url = server.client_url();
+    let s = ["-s", url.as_str(), "--json"];
+    let kv_ok = |args: &[&str]| run_ok(&[&s[..], &["kv"], args].concat());
+    kv_ok(&["add", "w", "--history", "10"]);
+    kv_ok(&["put", "w", "a", "1"]);
+    kv_ok(&["put", "w", "b", "1"]);
+    kv_ok(&["del", "w", "b"]);
+    let deadline = Instant::now() + TIMEOUT * 2;
+    let mut watch = Running::spawn(
+        &[
+            &s[..],
+            &[
+                "--max-reconnects",
+                "-1",
+                "--reconnect-wait-ms",
+                "50",
+                "kv",
+                "watch",
+                "w",
+                "--count",
+                "5",
+            ],
+        ]
+        .concat(),
+    );
+    let first = watch.json_line(deadline);
+    assert_eq!(
+        (&first["key"], &first["value"]),
+        (&Value::from("a"), &Value::from("1"))
+    );
+    let second = watch.json_line(deadline);
+    assert_eq!(
+        (&second["key"], &second["operation"]),
+        (&Value::from("b"), &Value::from("DEL"))
+    );
+    watch.wait_ready(deadline);
+    kv_ok(&["put", "w", "a", "2"]);
+    assert_eq!(watch.json_line(deadline)["value"], "2");
+    server.kill();
+    server.restart();
+    // Writes after the restart, while the watch recovers.
+    for v in ["3", "4"] {
+        loop {
+            let out = run(&[&s[..], &["kv", "put", "w", "a", v]].concat());
+            if out.status.success() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not come back");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let rest: Vec<Value> = (0..2).map(|_| watch.json_line(deadline)).collect();
+    let values: Vec<&str> = rest.iter().map(|v| v["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["3", "4"], "no repeat, no skip");
+    watch.wait_success(deadline);
 }

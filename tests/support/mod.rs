@@ -8,6 +8,7 @@
 //! run `bash scripts/install-nats-server.sh`.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod events;
 pub mod fake;
 pub mod jwt;
