@@ -2552,6 +2552,10 @@ fn main() {
         rows.extend(system.block_on(run_js(&cfg))?);
         Ok(rows)
     });
+    let rows = rows.and_then(|mut rows| {
+        rows.extend(system.block_on(kv::run(&cfg))?);
+        Ok(rows)
+    });
     // The recovery scenario starts servers of its own (one on a fixed port,
     // a 3-node cluster).
     let rows = rows.and_then(|rows| {
@@ -2585,6 +2589,9 @@ fn main() {
         }
     }
 }
+
+#[path = "compare/kv.rs"]
+mod kv;
 
 fn pinning_short() -> String {
     match cpus_allowed() {
