@@ -224,6 +224,7 @@ impl MuxShared {
 /// The RequestMux actor. Send it [`Request`]; [`Client::request`](crate::Client::request)
 /// uses the same table without a message.
 pub struct RequestMux {
+    _live: crate::stats::LiveActor,
     shared: Arc<MuxShared>,
     opts: Arc<ConnectOptions>,
 }
@@ -245,6 +246,7 @@ impl RequestMux {
     ) -> RequestMux {
         let prefix = format!("{}.{}", opts.inbox_prefix, crate::nuid::next());
         RequestMux {
+            _live: crate::stats::LiveActor::new(),
             shared: Arc::new(MuxShared {
                 prefix,
                 waiters: Mutex::new(HashMap::new()),

@@ -55,6 +55,7 @@ enum Phase {
 
 /// The Supervisor actor.
 pub struct Supervisor {
+    _live: crate::stats::LiveActor,
     opts: Arc<ConnectOptions>,
     stats: Arc<StatsCounters>,
     conn: Option<Addr<Connection>>,
@@ -114,6 +115,7 @@ impl Supervisor {
         };
         let recipients = opts.event_recipients.clone();
         Supervisor {
+            _live: crate::stats::LiveActor::new(),
             opts,
             stats,
             conn: None,
