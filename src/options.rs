@@ -494,6 +494,21 @@ fn parse_list(list: &str) -> Result<Vec<ServerAddr>, String> {
 /// [`ConnectOptions::reconnect_delay_handler`]).
 pub(crate) type ReconnectDelayHandler = Arc<dyn Fn(usize) -> Duration + Send + Sync>;
 
+/// A byte stream a [`Connector`] returns.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// Opens a connection to `host:port`: see [`ConnectOptions::connector`].
+pub type Connector = std::sync::Arc<
+    dyn Fn(
+            &str,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::io::Result<Box<dyn Io>>> + Send>,
+        > + Send
+        + Sync,
+>;
+
 /// How to connect, authenticate and behave: a builder.
 ///
 /// Start from [`ConnectOptions::new`] (the defaults), chain setters named
@@ -593,6 +608,8 @@ pub struct ConnectOptions {
     pub(crate) flush_watermark: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) reconnect_on_lame_duck: bool,
+    pub(crate) connector: Option<Connector>,
+    pub(crate) rng_seed: Option<u64>,
 }
 
 impl Default for ConnectOptions {
@@ -638,6 +655,8 @@ impl Default for ConnectOptions {
             flush_watermark: 64 * 1024,
             drain_timeout: Duration::from_secs(30),
             reconnect_on_lame_duck: false,
+            connector: None,
+            rng_seed: None,
         }
     }
 }
@@ -688,6 +707,8 @@ impl fmt::Debug for ConnectOptions {
             .field("flush_watermark", &self.flush_watermark)
             .field("drain_timeout", &self.drain_timeout)
             .field("reconnect_on_lame_duck", &self.reconnect_on_lame_duck)
+            .field("connector", &self.connector.is_some())
+            .field("rng_seed", &self.rng_seed)
             .finish()
     }
 }
@@ -833,6 +854,51 @@ impl ConnectOptions {
     /// (normally two in a row abort).
     pub fn ignore_auth_error_abort(mut self, ignore: bool) -> Self {
         self.ignore_auth_error_abort = ignore;
+        self
+    }
+
+    /// Opens every connection with `connector` instead of TCP: it is given
+    /// the server's `host:port` and returns a byte stream (an in-memory
+    /// pipe to a simulated server, a proxy, a Unix socket...). The NATS
+    /// handshake, reconnects and everything above run unchanged over it.
+    /// TLS is not available over a custom connector.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::ConnectOptions;
+    /// use nats_actix::options::Connector;
+    /// use std::sync::Arc;
+    ///
+    /// // Every "server" is the far end of an in-memory pipe (dropped here,
+    /// // so the handshake would fail with end of stream).
+    /// let connector: Connector = Arc::new(|_addr: &str| {
+    ///     let (client, _server) = tokio::io::duplex(64 * 1024);
+    ///     let io: Box<dyn nats_actix::options::Io> = Box::new(client);
+    ///     Box::pin(async move { Ok(io) })
+    /// });
+    /// let opts = ConnectOptions::new().server("sim-a:4222").connector(connector);
+    /// assert!(format!("{opts:?}").contains("connector: true"));
+    /// ```
+    pub fn connector(mut self, connector: Connector) -> Self {
+        self.connector = Some(connector);
+        self
+    }
+
+    /// Seeds every random choice of the client (pool shuffle, reconnect
+    /// jitter, the request inbox and tokens) from `seed`, so that a run
+    /// can be replayed exactly (the simulation tests use it). Without it
+    /// they come from the OS. Request tokens then stop being
+    /// unguessable: do not seed a production client.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let opts = nats_actix::ConnectOptions::new().rng_seed(42);
+    /// assert!(format!("{opts:?}").contains("rng_seed: Some(42)"));
+    /// ```
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
         self
     }
 

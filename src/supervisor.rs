@@ -96,7 +96,7 @@ impl Supervisor {
     pub(crate) fn new(opts: Arc<ConnectOptions>, stats: Arc<StatsCounters>) -> Supervisor {
         // One generator for every random choice of the client (pool
         // shuffle, jitter), seeded from the OS.
-        let mut rng = StdRng::seed_from_u64(rand::random());
+        let mut rng = StdRng::seed_from_u64(opts.rng_seed.unwrap_or_else(rand::random));
         let pool = ServerPool::new(
             opts.servers_or_default(),
             !opts.no_randomize,
