@@ -274,8 +274,9 @@ fn check_server_view(world: &World, run: &Run) -> Vec<String> {
 }
 
 /// The invariants over a finished run.
-fn check_run(run: &Run, world: &World) -> Vec<String> {
+fn check_run(run: &Run, world: &World) -> (Vec<String>, usize) {
     let mut v = run.violations.clone();
+    let mut buffered_checked = 0;
     let log = world.log();
     // Publishes: never duplicated, never reordered.
     let mut received: Vec<(usize, u64, u64)> = Vec::new(); // (log index, conn, seq)
@@ -326,6 +327,7 @@ fn check_run(run: &Run, world: &World) -> Vec<String> {
             });
             let died = next.is_none_or(|c| log.contains(&Rec::Closed { conn: c }));
             if !died {
+                buffered_checked += 1;
                 v.push(format!(
                     "publish {seq} (made while {state:?}, accepted) never arrived"
                 ));
@@ -421,15 +423,22 @@ fn check_run(run: &Run, world: &World) -> Vec<String> {
     if state != "closed" {
         v.push(format!("the events end in state {state}, not Closed"));
     }
-    v
+    // Count the publishes made while disconnected that arrived (the
+    // invariant's positive cases).
+    for (seq, state, r) in &run.pubs {
+        if *state != ConnectionState::Connected && r.is_ok() && seen.contains(seq) {
+            buffered_checked += 1;
+        }
+    }
+    (v, buffered_checked)
 }
 
 /// Runs one seed on a fresh actix System, returning its violations.
-fn one(seed: u64, verbose: bool) -> Result<usize, String> {
+fn one(seed: u64, verbose: bool) -> Result<(usize, usize), String> {
     let before = PANICS.load(Ordering::SeqCst);
     let system = actix_rt::System::new();
     let (run, world) = system.block_on(run_seed(seed));
-    let mut violations = check_run(&run, &world);
+    let (mut violations, buffered) = check_run(&run, &world);
     let panics = PANICS.load(Ordering::SeqCst) - before;
     if panics > 0 {
         violations.push(format!("{panics} panics"));
@@ -457,7 +466,7 @@ fn one(seed: u64, verbose: bool) -> Result<usize, String> {
         );
     }
     if violations.is_empty() {
-        Ok(run.faults)
+        Ok((run.faults, buffered))
     } else {
         Err(format!(
             "seed {seed} failed (replay: NATS_SIM_SEED={seed} cargo test --test sim -- --nocapture):\n  {}",
@@ -488,10 +497,13 @@ fn sweep(range: std::ops::Range<u64>) {
     }
     let started = std::time::Instant::now();
     let mut failures = Vec::new();
-    let mut links = 0;
+    let (mut links, mut buffered) = (0, 0);
     for seed in range.clone() {
         match one(seed, false) {
-            Ok(n) => links += n,
+            Ok((n, b)) => {
+                links += n;
+                buffered += b;
+            }
             Err(e) => {
                 failures.push(e);
                 if failures.len() >= 3 {
@@ -502,7 +514,7 @@ fn sweep(range: std::ops::Range<u64>) {
     }
     let took = started.elapsed();
     eprintln!(
-        "sim: seeds {range:?} in {took:?} ({:.0} runs/s), {links} links (each with a fault drawn for it, 1 in 4 none), {} failed",
+        "sim: seeds {range:?} in {took:?} ({:.0} runs/s), {links} links (each with a fault drawn for it, 1 in 4 none), {buffered} publishes made while disconnected checked, {} failed",
         (range.end - range.start) as f64 / took.as_secs_f64(),
         failures.len()
     );
