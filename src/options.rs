@@ -886,7 +886,7 @@ impl ConnectOptions {
     }
 
     /// Seeds every random choice of the client (pool shuffle, reconnect
-    /// jitter, the request inbox and tokens) from `seed`, so that a run
+    /// jitter, the request inbox and tokens, [`Client::new_inbox`](crate::Client::new_inbox)) from `seed`, so that a run
     /// can be replayed exactly (the simulation tests use it). Without it
     /// they come from the OS. Request tokens then stop being
     /// unguessable: do not seed a production client.
