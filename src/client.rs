@@ -893,6 +893,23 @@ impl Subscriber {
         m
     }
 
+    /// The next message if one is already here, without waiting (`None`
+    /// when there is none now, or the subscription ended).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_actix::Client) -> nats_actix::Result<()> {
+    /// let mut sub = client.subscribe("orders.>").await?;
+    /// while let Some(m) = sub.try_next_msg() {
+    ///     println!("{}", m.subject);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_next_msg(&mut self) -> Option<Msg> {
+        self.rx.try_recv()
+    }
+
     /// The subscription id.
     pub fn sid(&self) -> u64 {
         self.handle.sid()

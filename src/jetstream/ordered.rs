@@ -500,6 +500,11 @@ impl OrderedConsumer {
         let Some(sub) = self.sub.as_mut() else {
             return Step::Ended;
         };
+        // What is already here first: no timer or event future per message
+        // while a batch streams in.
+        if let Some(m) = sub.try_next_msg() {
+            return Step::Msg(Box::new(m));
+        }
         let events = self.events.as_mut();
         let event = async move {
             match events {
