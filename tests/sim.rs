@@ -36,6 +36,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
 const PING: Duration = Duration::from_millis(200);
 /// How late (virtual time) a request may end after its timeout.
 const SLACK: Duration = Duration::from_millis(100);
+/// The reconnect buffer of every run (small, so that it fills).
+const RECONNECT_BUFFER: usize = 512;
 /// The `max` of the capped subscription.
 const CAP: u64 = 40;
 
@@ -86,7 +88,7 @@ async fn run_seed(seed: u64) -> (Run, World) {
         .reconnect_jitter(Duration::from_millis(10))
         .max_reconnect_attempts(-1)
         .connection_timeout(Duration::from_millis(300))
-        .reconnect_buffer_size(4 * 1024)
+        .reconnect_buffer_size(RECONNECT_BUFFER)
         .wait_on_first_connect(true)
         .ignore_auth_error_abort(true)
         .event_recipient(rec);
@@ -274,7 +276,17 @@ fn check_server_view(world: &World, run: &Run) -> Vec<String> {
 }
 
 /// The invariants over a finished run.
-fn check_run(run: &Run, world: &World) -> (Vec<String>, usize) {
+/// Figures of a run, summed over a sweep.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    links: usize,
+    /// Publishes made while disconnected whose delivery was checked.
+    buffered_checked: usize,
+    /// Publishes refused with `BufferFull`.
+    refused: usize,
+}
+
+fn check_run(run: &Run, world: &World) -> (Vec<String>, Counts) {
     let mut v = run.violations.clone();
     let mut buffered_checked = 0;
     let log = world.log();
@@ -332,6 +344,36 @@ fn check_run(run: &Run, world: &World) -> (Vec<String>, usize) {
                     "publish {seq} (made while {state:?}, accepted) never arrived"
                 ));
             }
+        }
+    }
+    // The reconnect buffer holds at most its size: what was accepted
+    // while disconnected before one (re)connect fits in it.
+    let mut per_link: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut states: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (seq, state, r) in &run.pubs {
+        if *state == ConnectionState::Connected || r.is_err() {
+            continue;
+        }
+        let mark = run.pub_marks.get(seq).copied().unwrap_or(0);
+        let next = log[mark..]
+            .iter()
+            .position(|r| matches!(r, Rec::Connect { .. }))
+            .map_or(usize::MAX, |i| mark + i);
+        // The frame as it sits in the buffer.
+        let payload = seq.to_string();
+        let frame = format!("PUB p.{seq} {}\r\n{payload}\r\n", payload.len());
+        *per_link.entry(next).or_default() += frame.len();
+        states
+            .entry(next)
+            .or_default()
+            .push(format!("{seq}:{state:?}@{mark}"));
+    }
+    for (at, bytes) in per_link {
+        if bytes > RECONNECT_BUFFER {
+            v.push(format!(
+                "{bytes} bytes accepted while disconnected before log entry {at}, over the {RECONNECT_BUFFER} byte buffer: {:?}",
+                states.get(&at)
+            ));
         }
     }
     // Subscriptions come back before anything buffered, on every link
@@ -430,15 +472,28 @@ fn check_run(run: &Run, world: &World) -> (Vec<String>, usize) {
             buffered_checked += 1;
         }
     }
-    (v, buffered_checked)
+    let refused = run
+        .pubs
+        .iter()
+        .filter(|(_, _, r)| *r == Err(ErrorKind::BufferFull))
+        .count();
+    (
+        v,
+        Counts {
+            links: 0,
+            buffered_checked,
+            refused,
+        },
+    )
 }
 
 /// Runs one seed on a fresh actix System, returning its violations.
-fn one(seed: u64, verbose: bool) -> Result<(usize, usize), String> {
+fn one(seed: u64, verbose: bool) -> Result<Counts, String> {
     let before = PANICS.load(Ordering::SeqCst);
     let system = actix_rt::System::new();
     let (run, world) = system.block_on(run_seed(seed));
-    let (mut violations, buffered) = check_run(&run, &world);
+    let (mut violations, mut counts) = check_run(&run, &world);
+    counts.links = run.faults;
     let panics = PANICS.load(Ordering::SeqCst) - before;
     if panics > 0 {
         violations.push(format!("{panics} panics"));
@@ -466,7 +521,7 @@ fn one(seed: u64, verbose: bool) -> Result<(usize, usize), String> {
         );
     }
     if violations.is_empty() {
-        Ok((run.faults, buffered))
+        Ok(counts)
     } else {
         Err(format!(
             "seed {seed} failed (replay: NATS_SIM_SEED={seed} cargo test --test sim -- --nocapture):\n  {}",
@@ -497,12 +552,13 @@ fn sweep(range: std::ops::Range<u64>) {
     }
     let started = std::time::Instant::now();
     let mut failures = Vec::new();
-    let (mut links, mut buffered) = (0, 0);
+    let mut total = Counts::default();
     for seed in range.clone() {
         match one(seed, false) {
-            Ok((n, b)) => {
-                links += n;
-                buffered += b;
+            Ok(c) => {
+                total.links += c.links;
+                total.buffered_checked += c.buffered_checked;
+                total.refused += c.refused;
             }
             Err(e) => {
                 failures.push(e);
@@ -514,8 +570,11 @@ fn sweep(range: std::ops::Range<u64>) {
     }
     let took = started.elapsed();
     eprintln!(
-        "sim: seeds {range:?} in {took:?} ({:.0} runs/s), {links} links (each with a fault drawn for it, 1 in 4 none), {buffered} publishes made while disconnected checked, {} failed",
+        "sim: seeds {range:?} in {took:?} ({:.0} runs/s), {} links (each with a fault drawn for it, 1 in 4 none), {} publishes made while disconnected checked, {} refused with BufferFull, {} failed",
         (range.end - range.start) as f64 / took.as_secs_f64(),
+        total.links,
+        total.buffered_checked,
+        total.refused,
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
