@@ -108,7 +108,13 @@ pub enum Rec {
         subject: String,
         payload: Vec<u8>,
     },
+    /// The server's side of the link ended.
     Closed {
+        conn: u64,
+    },
+    /// The client dropped its side of the link (what it wrote and the
+    /// server did not read by then is gone).
+    ClientGone {
         conn: u64,
     },
     ServerDown {
@@ -327,6 +333,8 @@ impl World {
         Ok(Box::new(SimIo {
             inner: client,
             reset,
+            world: self.clone(),
+            conn,
         }))
     }
 
@@ -346,6 +354,14 @@ impl World {
 struct SimIo {
     inner: DuplexStream,
     reset: Arc<AtomicBool>,
+    world: World,
+    conn: u64,
+}
+
+impl Drop for SimIo {
+    fn drop(&mut self) {
+        self.world.record(Rec::ClientGone { conn: self.conn });
+    }
 }
 
 fn reset_error() -> io::Error {
