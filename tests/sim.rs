@@ -38,6 +38,8 @@ const PING: Duration = Duration::from_millis(200);
 const SLACK: Duration = Duration::from_millis(100);
 /// The reconnect buffer of every run (small, so that it fills).
 const RECONNECT_BUFFER: usize = 512;
+/// Publishes made during the last, clean outage of every run.
+const OUTAGE_PUBLISHES: u64 = 8;
 /// The `max` of the capped subscription.
 const CAP: u64 = 40;
 
@@ -218,6 +220,46 @@ async fn run_seed(seed: u64) -> (Run, World) {
                 "no settled link 30 s after the faults stopped (state {:?})",
                 client.connection_state()
             ));
+        } else {
+            // A last, clean outage: every server restarts while the client
+            // publishes; every publish it accepts must arrive, once, in
+            // order, on the next link.
+            {
+                world.all_down();
+                let gone = tokio::time::timeout(Duration::from_secs(10), async {
+                    while client.connection_state() == ConnectionState::Connected {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                })
+                .await;
+                if gone.is_err() {
+                    run.violations.push("the restart went unnoticed".into());
+                }
+                for j in 0..OUTAGE_PUBLISHES {
+                    let seq = STEPS + j;
+                    let state = client.connection_state();
+                    run.pub_marks.insert(seq, world.log().len());
+                    let r = client.publish(format!("p.{seq}"), seq.to_string()).await;
+                    run.pubs.push((seq, state, r.map_err(|e| e.kind())));
+                }
+                world.all_up();
+                let back = tokio::time::timeout(Duration::from_secs(30), async {
+                    loop {
+                        if client.connection_state() == ConnectionState::Connected
+                            && tokio::time::timeout(Duration::from_secs(2), client.flush())
+                                .await
+                                .is_ok_and(|r| r.is_ok())
+                        {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+                .await;
+                if back.is_err() {
+                    run.violations.push("no link after the last outage".into());
+                }
+            }
         }
         while let Ok(Some(_)) =
             tokio::time::timeout(Duration::from_millis(5), capped.next_msg()).await

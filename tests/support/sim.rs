@@ -255,6 +255,31 @@ impl World {
         s.log.push(Rec::ServerDown { server: i });
     }
 
+    /// Every server goes down now, faults or not (their links close,
+    /// connects are refused) until [`World::all_up`].
+    pub fn all_down(&self) {
+        let mut s = self.lock();
+        for i in 0..SERVERS {
+            s.servers[i].up = false;
+            s.servers[i].kill.send_modify(|g| *g += 1);
+            s.log.push(Rec::ServerDown { server: i });
+        }
+    }
+
+    pub fn all_up(&self) {
+        for i in 0..SERVERS {
+            self.up(i);
+        }
+    }
+
+    /// The server of connection `conn`.
+    pub fn server_of(&self, conn: u64) -> Option<usize> {
+        self.lock().log.iter().find_map(|r| match r {
+            Rec::Accepted { conn: c, server } if *c == conn => Some(*server),
+            _ => None,
+        })
+    }
+
     pub fn up(&self, i: usize) {
         let mut s = self.lock();
         if !s.servers[i].up {
