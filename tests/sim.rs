@@ -27,8 +27,11 @@ use nats_actix::{
 use sim::{Rec, World};
 use tokio::time::Instant;
 
-/// Every seed that ever failed, replayed first.
-const REGRESSIONS: &[u64] = &[];
+/// Every seed that ever failed, replayed first. So far each was a flaw of
+/// the simulator's own bookkeeping, not of the client: publishes written
+/// to a link that then went stale (at most once, as designed) were
+/// expected to arrive (83, 577, 1728, 6132, 8382).
+const REGRESSIONS: &[u64] = &[83, 577, 1728, 6132, 8382];
 
 /// Steps of the workload per run.
 const STEPS: u64 = 400;
