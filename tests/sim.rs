@@ -451,8 +451,8 @@ fn check_run(run: &Run, world: &World) -> (Vec<String>, Counts) {
     for (at, bytes) in per_link {
         if bytes > RECONNECT_BUFFER {
             v.push(format!(
-                "{bytes} bytes accepted while disconnected before log entry {at}, over the {RECONNECT_BUFFER} byte buffer: {:?}",
-                states.get(&at)
+                "{bytes} bytes accepted while disconnected before log entry {at}, over the {RECONNECT_BUFFER} byte buffer (first: {:?})",
+                states.get(&at).map(|v| v.iter().take(4).collect::<Vec<_>>())
             ));
         }
     }
