@@ -84,7 +84,8 @@ impl ObjectStore {
     ///
     /// `InvalidKey` for an empty name; `InvalidArgument` for a chunk size
     /// of 0 or over the server's max payload; `Io` from the reader; the
-    /// publishes' (`BucketNotFound` when the bucket is gone).
+    /// publishes' (`NoResponders` when the bucket is gone, `JetStream`
+    /// when it refuses the chunks: sealed, full).
     ///
     /// # Examples
     ///
