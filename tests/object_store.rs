@@ -619,4 +619,80 @@ async fn async_nats_reads_ours_and_we_read_theirs() {
     let mut out = Vec::new();
     within(via.read_to_end(&mut out)).await.unwrap();
     assert!(out == body);
+
+    // a bucket async-nats made, and its object, read here
+    let made = within(
+        theirs.create_object_store(async_nats::jetstream::object_store::Config {
+            bucket: "made_by_them".to_string(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    let empty: &[u8] = b"";
+    within(made.put("empty", &mut &empty[..])).await.unwrap();
+    within(made.put("data", &mut &body2[..])).await.unwrap();
+    let ours_view = within(js.object_store("made_by_them")).await.unwrap();
+    let names: Vec<String> = within(ours_view.list())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, vec!["empty", "data"]);
+    let got = within(within(ours_view.get("empty")).await.unwrap().read_all())
+        .await
+        .unwrap();
+    assert!(got.is_empty());
+    let got = within(within(ours_view.get("data")).await.unwrap().read_all())
+        .await
+        .unwrap();
+    assert!(got[..] == body2[..]);
+}
+
+#[actix_rt::test]
+async fn a_watch_and_a_get_go_on_across_a_server_restart() {
+    let mut server = NatsServer::with_jetstream();
+    let client = within(Client::connect(
+        ConnectOptions::new()
+            .server(server.client_url())
+            .reconnect_time_wait(Duration::from_millis(50))
+            .max_reconnect_attempts(-1),
+    ))
+    .await
+    .unwrap();
+    let js = Context::new(client);
+    let store = within(js.create_object_store(ObjectStoreConfig::new("durable")))
+        .await
+        .unwrap();
+    within(store.put("before", &b"1"[..])).await.unwrap();
+    let mut watch = within(store.watch()).await.unwrap();
+    assert_eq!(next(&mut watch).await.name, "before");
+    assert_eq!(
+        within(watch.next()).await.unwrap().unwrap(),
+        WatchEvent::Ready
+    );
+    server.kill();
+    server.restart();
+    let body = data(500_000);
+    within(async {
+        while store.put("after", &body[..]).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // the watch resumes after what it delivered: the new object, once
+    let seen = loop {
+        match within(watch.next()).await.expect("watch ended") {
+            Ok(WatchEvent::Info(i)) => break *i,
+            Ok(WatchEvent::Ready) => panic!("a second ready"),
+            // reported, and the watch goes on
+            Err(_) => {}
+        }
+    };
+    assert_eq!((seen.name.as_str(), seen.size), ("after", 500_000));
+    let got = within(within(store.get("after")).await.unwrap().read_all())
+        .await
+        .unwrap();
+    assert!(got[..] == body[..]);
 }
