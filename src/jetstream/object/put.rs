@@ -122,7 +122,6 @@ impl ObjectStore {
                 ),
             ));
         }
-        let previous = self.raw_info(&meta.name).await?;
         let nuid = crate::nuid::next();
         let subject = self.chunk_subject(&nuid);
         let window = (self.window / chunk_size).max(2);
@@ -135,11 +134,14 @@ impl ObjectStore {
         let mut hasher = Sha256::new();
         let mut buf = BytesMut::new();
         let (mut size, mut chunks) = (0u64, 0u64);
-        let sent: Result<(), Error> = async {
+        // The current version (whose chunks go once this one is stored)
+        // is looked up while the chunks go out: one round trip saved.
+        let lookup = self.raw_info(&meta.name);
+        let send = async {
             loop {
                 fill(&mut data, &mut buf, chunk_size).await?;
                 if buf.is_empty() {
-                    return Ok(());
+                    break;
                 }
                 hasher.update(&buf[..]);
                 size += buf.len() as u64;
@@ -156,25 +158,18 @@ impl ObjectStore {
                     }
                 }
             }
-        }
-        .await;
-        let sent = match sent {
-            Ok(()) => {
-                let mut r = Ok(());
-                while let Some(a) = upload.pending.pop_front() {
-                    if let Err(e) = a.ack().await {
-                        r = Err(e);
-                        break;
-                    }
-                }
-                r
+            while let Some(a) = upload.pending.pop_front() {
+                a.ack().await?;
             }
-            Err(e) => Err(e),
+            Ok::<(), Error>(())
         };
-        if let Err(e) = sent {
-            upload.abort().await;
-            return Err(super::bucket_error(e, &self.bucket));
-        }
+        let previous = match tokio::try_join!(lookup, send) {
+            Ok((previous, ())) => previous,
+            Err(e) => {
+                upload.abort().await;
+                return Err(super::bucket_error(e, &self.bucket));
+            }
+        };
         let info = ObjectInfo {
             name: meta.name,
             description: meta.description,
