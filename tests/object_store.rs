@@ -184,6 +184,17 @@ async fn round_trips_of_every_size() {
         .unwrap();
         assert_eq!(got.len(), n);
         assert!(got[..] == body[..], "bytes of size {n}");
+        // objects up to a window are pushed; past it (here: a smaller
+        // window) read through the ordered pull
+        let pulled = within(
+            within(store.clone().window(64 * 1024).get(&format!("obj-{n}")))
+                .await
+                .unwrap()
+                .read_all(),
+        )
+        .await
+        .unwrap();
+        assert!(pulled[..] == body[..], "pulled bytes of size {n}");
         // AsyncRead
         let mut reader = within(store.get(&format!("obj-{n}"))).await.unwrap();
         let mut out = Vec::new();
@@ -333,6 +344,19 @@ async fn a_corrupt_object_is_a_digest_mismatch() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::DigestMismatch);
+
+    // a missing chunk: the push read stalls, the ordered pull after it
+    // finds nothing more, and the read ends in a mismatch
+    let meta = serde_json::json!({
+        "name": "missing", "bucket": "bad", "nuid": "HAND3", "size": 2, "chunks": 2,
+        "mtime": "2024-03-01T10:00:00Z", "digest": digest_of(b"ab"),
+    });
+    within(js.publish("$O.bad.C.HAND3", "a")).await.unwrap();
+    write_by_hand(&js, "bad", "missing", &[], meta).await;
+    let mut reader = within(store.get("missing")).await.unwrap();
+    let e = within(reader.next_chunk()).await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DigestMismatch);
+    assert!(e.to_string().contains("1 chunks"), "{e}");
 }
 
 /// Yields `left` bytes, then an I/O error.

@@ -1,6 +1,9 @@
-//! Get: an [`ObjectReader`] fed by an ordered consumer over the object's
-//! chunk subject, with a bounded pull and a bounded hand-over; the digest
-//! and size are checked before the last chunk is handed over.
+//! Get: an [`ObjectReader`] fed by a consumer over the object's chunk
+//! subject (a push consumer for an object of at most one window, which
+//! starts sending on creation; the ordered pull consumer, with a bounded
+//! pull, for larger ones or when the push read meets a gap or a silence),
+//! through a bounded hand-over; the digest and size are checked before the
+//! last chunk is handed over.
 
 use std::io;
 use std::pin::Pin;
@@ -12,9 +15,11 @@ use futures_core::Stream;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::{ObjectInfo, ObjectStore};
-use crate::jetstream::OrderedOptions;
+use crate::headers::StatusCode;
+use crate::jetstream::{AckPolicy, ConsumerConfig, MsgInfo, OrderedOptions, OrderedStart};
 use crate::{Error, ErrorKind};
 
 /// Chunks handed over ahead of the reader.
@@ -226,8 +231,14 @@ impl ObjectStore {
                 .filter(self.chunk_subject(&info.nuid))
                 .batch(batch)
                 .max_bytes(max_bytes);
-            let consumer = self.js.ordered_with(&self.stream, opts);
-            Some(actix::spawn(feed(consumer, info.clone(), tx)))
+            let push = info.size <= self.window as u64;
+            Some(actix::spawn(feed(
+                self.clone(),
+                opts,
+                push,
+                info.clone(),
+                tx,
+            )))
         };
         ObjectReader {
             info,
@@ -267,18 +278,172 @@ fn verify(info: &ObjectInfo, hasher: Sha256, size: u64, chunks: u64) -> Result<(
     Ok(())
 }
 
-/// Reads the chunks, hands them over, holding the last back until the
-/// digest checks out.
+/// The digest, size and hand-over of one read: every chunk but the last
+/// goes to the reader as it comes; the last once the digest checks out.
+struct Check {
+    hasher: Sha256,
+    size: u64,
+    chunks: u64,
+    held: Option<Bytes>,
+}
+
+impl Check {
+    /// Takes the next chunk; `false` when the reader is gone.
+    async fn take(&mut self, payload: Bytes, tx: &mpsc::Sender<Result<Bytes, Error>>) -> bool {
+        self.hasher.update(&payload);
+        self.size += payload.len() as u64;
+        self.chunks += 1;
+        match self.held.replace(payload) {
+            Some(prev) => tx.send(Ok(prev)).await.is_ok(),
+            None => true,
+        }
+    }
+
+    /// Whether every chunk has come (or more bytes than the meta says).
+    fn done(&self, info: &ObjectInfo) -> bool {
+        self.chunks >= info.chunks || self.size > info.size
+    }
+
+    async fn finish(self, info: &ObjectInfo, tx: &mpsc::Sender<Result<Bytes, Error>>) {
+        match verify(info, self.hasher, self.size, self.chunks) {
+            Ok(()) => {
+                if let Some(last) = self.held {
+                    let _ = tx.send(Ok(last)).await;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+            }
+        }
+    }
+}
+
+/// How the push read of a small object ended.
+enum Push {
+    /// Every chunk came.
+    Done,
+    /// The reader is gone.
+    Gone,
+    /// Something was off (a gap, a silence, a refusal): go on with the
+    /// ordered pull after this stream sequence.
+    FallBack(u64),
+}
+
+/// The idle heartbeat of the push read; two missed end it.
+const PUSH_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Reads a small object (at most one window) through a push consumer:
+/// the server starts sending on creation, half a round trip sooner than a
+/// pull. Flow control is answered; anything unusual falls back.
+async fn push_read(
+    store: &ObjectStore,
+    info: &ObjectInfo,
+    check: &mut Check,
+    tx: &mpsc::Sender<Result<Bytes, Error>>,
+) -> Push {
+    let client = store.js.client().clone();
+    let inbox = client.new_inbox();
+    let Ok(mut sub) = client.subscribe(inbox.clone()).await else {
+        return Push::FallBack(0);
+    };
+    let name = format!("obj_{}", crate::nuid::next());
+    let mut cfg = ConsumerConfig::ephemeral();
+    cfg.name = Some(name.clone());
+    cfg.deliver_subject = Some(inbox);
+    cfg.ack_policy = AckPolicy::None;
+    cfg.max_deliver = 1;
+    cfg.mem_storage = true;
+    cfg.num_replicas = 1;
+    cfg.flow_control = true;
+    cfg.idle_heartbeat = PUSH_HEARTBEAT;
+    cfg.inactive_threshold = Duration::from_secs(30);
+    cfg.filter_subject = Some(store.chunk_subject(&info.nuid));
+    let (mut last_cseq, mut last_sseq) = (0u64, 0u64);
+    let outcome = if store.js.create_consumer(&store.stream, cfg).await.is_err() {
+        Push::FallBack(0)
+    } else {
+        // Heartbeats keep coming while nothing does: data must come
+        // within two of them.
+        let mut due = Instant::now() + PUSH_HEARTBEAT * 2;
+        loop {
+            if check.done(info) {
+                break Push::Done;
+            }
+            let m = match tokio::time::timeout_at(due, sub.next_msg()).await {
+                Ok(Some(m)) => m,
+                _ => break Push::FallBack(last_sseq),
+            };
+            match m.status() {
+                None => {
+                    let seqs = m.reply.as_ref().and_then(|r| MsgInfo::parse(r).ok());
+                    let Some(mi) = seqs.filter(|mi| mi.consumer_seq == last_cseq + 1) else {
+                        break Push::FallBack(last_sseq);
+                    };
+                    last_cseq = mi.consumer_seq;
+                    last_sseq = mi.stream_seq;
+                    due = Instant::now() + PUSH_HEARTBEAT * 2;
+                    if !check.take(m.payload, tx).await {
+                        break Push::Gone;
+                    }
+                }
+                Some(StatusCode::IDLE_HEARTBEAT) => {
+                    // Flow control asks on the reply subject; a stalled
+                    // consumer's heartbeat names where to answer.
+                    let stalled = m
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get("Nats-Consumer-Stalled"));
+                    if let Some(reply) = &m.reply {
+                        let _ = client.publish(reply.to_string(), "").await;
+                    } else if let Some(stalled) = stalled {
+                        let _ = client.publish(stalled.to_string(), "").await;
+                    } else {
+                        // Idle: the consumer has sent every chunk stored,
+                        // so the rest is missing (the check says so).
+                        break Push::Done;
+                    }
+                }
+                Some(_) => break Push::FallBack(last_sseq),
+            }
+        }
+    };
+    let js = store.js.clone();
+    let stream = store.stream.clone();
+    tokio::spawn(async move {
+        let _ = sub.unsubscribe().await;
+        let _ = js.delete_consumer(&stream, &name).await;
+    });
+    outcome
+}
+
+/// Reads the chunks (pushed for a small object, else or after a problem
+/// through the ordered pull) and hands them over, holding the last back
+/// until the digest checks out.
 async fn feed(
-    mut consumer: crate::jetstream::OrderedConsumer,
+    store: ObjectStore,
+    opts: OrderedOptions,
+    push: bool,
     info: ObjectInfo,
     tx: mpsc::Sender<Result<Bytes, Error>>,
 ) {
-    let mut hasher = Sha256::new();
-    let (mut size, mut chunks) = (0u64, 0u64);
-    let mut held: Option<Bytes> = None;
+    let mut check = Check {
+        hasher: Sha256::new(),
+        size: 0,
+        chunks: 0,
+        held: None,
+    };
+    let mut opts = opts;
+    if push {
+        match push_read(&store, &info, &mut check, &tx).await {
+            Push::Done => return check.finish(&info, &tx).await,
+            Push::Gone => return,
+            Push::FallBack(0) => {}
+            Push::FallBack(seq) => opts = opts.start(OrderedStart::Sequence(seq + 1)),
+        }
+    }
+    let mut consumer = store.js.ordered_with(&store.stream, opts);
     let mut idle = 0;
-    while chunks < info.chunks {
+    while !check.done(&info) {
         let m = match consumer.next_within(Duration::from_secs(2)).await {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -297,27 +462,10 @@ async fn feed(
         idle = 0;
         let payload = m.payload().clone();
         drop(m);
-        hasher.update(&payload);
-        size += payload.len() as u64;
-        chunks += 1;
-        if size > info.size {
-            break;
-        }
-        if let Some(prev) = held.replace(payload)
-            && tx.send(Ok(prev)).await.is_err()
-        {
+        if !check.take(payload, &tx).await {
             return;
         }
     }
     drop(consumer);
-    match verify(&info, hasher, size, chunks) {
-        Ok(()) => {
-            if let Some(last) = held {
-                let _ = tx.send(Ok(last)).await;
-            }
-        }
-        Err(e) => {
-            let _ = tx.send(Err(e)).await;
-        }
-    }
+    check.finish(&info, &tx).await;
 }

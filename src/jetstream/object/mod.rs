@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Puts and gets stream: a put reads one chunk at a time and keeps a
-//! window of acks in flight; a get is an [`ObjectReader`] fed by an
-//! ordered consumer with a bounded pull, verifying the digest before it
+//! window of acks in flight; a get is an [`ObjectReader`] fed by a push
+//! consumer (objects of at most one window) or the ordered pull consumer
+//! with a bounded pull (larger ones), verifying the digest before it
 //! yields the last chunk. Memory stays within a few chunk windows however
 //! large the object is.
 //!
