@@ -73,6 +73,15 @@ impl ObjectReader {
     /// # Errors
     ///
     /// As [`ObjectReader::next_chunk`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(store: nats_actix::jetstream::object::ObjectStore) -> nats_actix::Result<()> {
+    /// let config = store.get("config.json").await?.read_all().await?;
+    /// println!("{}", String::from_utf8_lossy(&config));
+    /// # Ok(()) }
+    /// ```
     pub async fn read_all(mut self) -> Result<Bytes, Error> {
         let mut out =
             BytesMut::with_capacity(usize::try_from(self.info.size).unwrap_or(0).min(64 << 20));

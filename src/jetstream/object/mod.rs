@@ -562,6 +562,14 @@ impl Context {
     /// # Errors
     ///
     /// `InvalidKey` for a bad name; `BucketNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// js.delete_object_store("scratch").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_object_store(&self, bucket: &str) -> Result<(), Error> {
         validate_bucket(bucket)?;
         self.delete_stream(&format!("OBJ_{bucket}"))
@@ -597,6 +605,16 @@ impl Context {
     /// # Errors
     ///
     /// The API's.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// for s in js.object_store_statuses().await? {
+    ///     println!("{}: {} bytes, sealed {}", s.bucket, s.size, s.sealed);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn object_store_statuses(&self) -> Result<Vec<ObjectStoreStatus>, Error> {
         Ok(self
             .streams()
@@ -677,6 +695,15 @@ impl ObjectStore {
     /// # Errors
     ///
     /// `BucketNotFound`; the API's.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(store: nats_actix::jetstream::object::ObjectStore) -> nats_actix::Result<()> {
+    /// let s = store.status().await?;
+    /// println!("{} bytes in {} ({})", s.size, s.bucket, s.backing_store());
+    /// # Ok(()) }
+    /// ```
     pub async fn status(&self) -> Result<ObjectStoreStatus, Error> {
         let info = self
             .js
@@ -691,6 +718,14 @@ impl ObjectStore {
     /// # Errors
     ///
     /// `BucketNotFound`; the API's.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(store: nats_actix::jetstream::object::ObjectStore) -> nats_actix::Result<()> {
+    /// assert!(store.seal().await?.sealed);
+    /// # Ok(()) }
+    /// ```
     pub async fn seal(&self) -> Result<ObjectStoreStatus, Error> {
         let mut info = self
             .js
@@ -942,6 +977,16 @@ impl ObjectStore {
     /// # Errors
     ///
     /// `KeyExists` when `name` holds an object that is not a link.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+    /// let store = js.object_store("files").await?;
+    /// let archive = js.object_store("archive").await?;
+    /// store.add_bucket_link("old", &archive).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn add_bucket_link(
         &self,
         name: &str,

@@ -171,6 +171,18 @@ impl ObjectStore {
     /// # Errors
     ///
     /// As [`ObjectStore::watch`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(store: nats_actix::jetstream::object::ObjectStore) -> nats_actix::Result<()> {
+    /// use nats_actix::jetstream::object::WatchOptions;
+    /// let mut changes = store.watch_with(WatchOptions::new().updates_only(true)).await?;
+    /// if let Some(event) = changes.next().await {
+    ///     println!("{:?}", event?);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn watch_with(&self, opts: WatchOptions) -> Result<ObjectWatch, Error> {
         let mut w = self.watcher(opts).await?;
         let (tx, rx) = mpsc::channel(64);
