@@ -2557,6 +2557,10 @@ fn main() {
         rows.extend(system.block_on(object::run(&cfg))?);
         Ok(rows)
     });
+    let rows = rows.and_then(|mut rows| {
+        rows.extend(system.block_on(kv::run(&cfg))?);
+        Ok(rows)
+    });
     // The recovery scenario starts servers of its own (one on a fixed port,
     // a 3-node cluster).
     let rows = rows.and_then(|rows| {
@@ -2591,6 +2595,11 @@ fn main() {
     }
 }
 
+#[path = "compare/kv.rs"]
+mod kv;
+#[path = "compare/object.rs"]
+mod object;
+
 fn pinning_short() -> String {
     match cpus_allowed() {
         (list, 1) => format!("pinned (cpu {list})"),
@@ -2605,9 +2614,6 @@ fn pinning_short() -> String {
 /// The JetStream scenarios (`js-pub`, `js-consume`): nats-actix against
 /// async-nats on a server of their own started with `-js -sd <tempdir>`.
 /// There is no raw ceiling for these. See `benches/README.md`.
-#[path = "compare/object.rs"]
-mod object;
-
 mod js_bench {
     use super::*;
     use std::collections::VecDeque;
