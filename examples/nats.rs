@@ -15,6 +15,7 @@
 //!   js pub SUBJECT BODY [--count N] [--msg-id ID] [--expect-...] [--async]
 //!   consumer add|info|ls|rm|next|sub|ordered ...
 //!   kv add|status|ls|rm|put|create|update|get|del|purge|keys|history|watch ...
+//!   obj add|status|ls|rm|put|get|info|del|link|watch ...
 //! ```
 //!
 //! BODY `-` reads the body from stdin; `{{Count}}` in a `pub` BODY becomes
@@ -183,10 +184,15 @@ enum Cmd {
     /// Key-value store (ADR-8)
     #[command(subcommand)]
     Kv(kv::KvCmd),
+    /// Object store (ADR-20)
+    #[command(subcommand)]
+    Obj(obj::ObjCmd),
 }
 
 #[path = "nats/kv.rs"]
 mod kv;
+#[path = "nats/obj.rs"]
+mod obj;
 
 /// A `-H KEY:VALUE` header.
 #[derive(Clone, Debug)]
@@ -644,7 +650,8 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
         Cmd::Sub(_)
         | Cmd::Reply(_)
         | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_))
-        | Cmd::Kv(kv::KvCmd::Watch(_)) => Some(Shutdown::new()?),
+        | Cmd::Kv(kv::KvCmd::Watch(_))
+        | Cmd::Obj(obj::ObjCmd::Watch(_)) => Some(Shutdown::new()?),
         _ => None,
     };
     let printer = global.events.then(|| EventPrinter.start());
@@ -740,6 +747,7 @@ async fn run_with(
         Cmd::Js(JsCmd::Pub(a)) => js_cli::publish(global, client, a).await,
         Cmd::Consumer(c) => js_cli::consumer(global, client, c, shutdown).await,
         Cmd::Kv(c) => kv::run(global, client, c, shutdown).await,
+        Cmd::Obj(c) => obj::run(global, client, c, shutdown).await,
     }
 }
 
