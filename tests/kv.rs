@@ -514,3 +514,17 @@ async fn a_watch_reports_a_gap_it_cannot_close() {
     let latest = next_entry(&mut w).await;
     assert_eq!((latest.revision, &latest.value[..]), (4, &b"4"[..]));
 }
+
+/// A store whose bucket was deleted after it was opened says so
+/// (`BucketNotFound`), not "no responders" (nobody answers direct gets on
+/// a stream that is gone).
+#[actix_rt::test]
+async fn a_deleted_bucket_is_bucket_not_found() {
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    let kv = within(js.create_kv(KvConfig::new("gone"))).await.unwrap();
+    within(kv.put("k", "v")).await.unwrap();
+    within(js.delete_kv("gone")).await.unwrap();
+    let e = within(kv.get("k")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BucketNotFound, "{e}");
+}

@@ -636,6 +636,17 @@ impl Store {
             {
                 Ok(None)
             }
+            // Nobody answers direct gets when the stream is gone (2.9
+            // lets them time out): say which, from the stream's info.
+            Err(e)
+                if self.allow_direct
+                    && matches!(e.kind(), ErrorKind::NoResponders | ErrorKind::TimedOut) =>
+            {
+                match self.js.stream_info(&self.stream).await {
+                    Err(info) => Err(bucket_error(info, &self.bucket)),
+                    Ok(_) => Err(e),
+                }
+            }
             Err(e) => Err(bucket_error(e, &self.bucket)),
         }
     }
