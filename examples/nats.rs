@@ -15,6 +15,7 @@
 //!   js pub SUBJECT BODY [--count N] [--msg-id ID] [--expect-...] [--async]
 //!   consumer add|info|ls|rm|next|sub|ordered ...
 //!   kv add|status|ls|rm|put|create|update|get|del|purge|keys|history|watch ...
+//!   micro serve|ping|info|stats ...
 //! ```
 //!
 //! BODY `-` reads the body from stdin; `{{Count}}` in a `pub` BODY becomes
@@ -183,10 +184,15 @@ enum Cmd {
     /// Key-value store (ADR-8)
     #[command(subcommand)]
     Kv(kv::KvCmd),
+    /// Services (ADR-32)
+    #[command(subcommand)]
+    Micro(micro::MicroCmd),
 }
 
 #[path = "nats/kv.rs"]
 mod kv;
+#[path = "nats/micro.rs"]
+mod micro;
 
 /// A `-H KEY:VALUE` header.
 #[derive(Clone, Debug)]
@@ -644,7 +650,8 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
         Cmd::Sub(_)
         | Cmd::Reply(_)
         | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_))
-        | Cmd::Kv(kv::KvCmd::Watch(_)) => Some(Shutdown::new()?),
+        | Cmd::Kv(kv::KvCmd::Watch(_))
+        | Cmd::Micro(micro::MicroCmd::Serve(_)) => Some(Shutdown::new()?),
         _ => None,
     };
     let printer = global.events.then(|| EventPrinter.start());
@@ -740,6 +747,7 @@ async fn run_with(
         Cmd::Js(JsCmd::Pub(a)) => js_cli::publish(global, client, a).await,
         Cmd::Consumer(c) => js_cli::consumer(global, client, c, shutdown).await,
         Cmd::Kv(c) => kv::run(global, client, c, shutdown).await,
+        Cmd::Micro(c) => micro::run(global, client, c, shutdown).await,
     }
 }
 
