@@ -820,3 +820,96 @@ async fn dropped_request_counts_time_but_no_error_and_request_many_sees_no_answe
     assert_eq!((e.num_requests, e.num_errors), (1, 0));
     assert!(e.processing_time > 0);
 }
+
+#[actix_rt::test]
+async fn documents_interoperate_with_async_nats_services() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let svc = start(&client, "ours").await;
+    let (addr, _) = worker("x");
+    within(svc.add_endpoint("ep", addr))
+        .await
+        .expect("endpoint");
+    within(client.request("ep", "fail")).await.expect("request");
+    let d = Discovery::new(client.clone()).max_wait(WAIT);
+
+    // async-nats's own types read our documents.
+    let one = |verb| {
+        let d = d.clone();
+        let id = svc.id().to_string();
+        async move {
+            let v = within(d.request(verb, Some("ours"), Some(&id)))
+                .await
+                .expect("discovery");
+            assert_eq!(v.len(), 1);
+            v[0].payload.clone()
+        }
+    };
+    let p: async_nats::service::PingResponse =
+        serde_json::from_slice(&one(Verb::Ping).await).expect("async-nats reads PING");
+    assert_eq!((p.name.as_str(), p.id.as_str()), ("ours", svc.id()));
+    assert_eq!(p.metadata.get("team").map(String::as_str), Some("core"));
+    let i: async_nats::service::Info =
+        serde_json::from_slice(&one(Verb::Info).await).expect("async-nats reads INFO");
+    assert_eq!(i.description, "a test service");
+    assert_eq!(i.endpoints[0].queue_group, "q");
+    let s: async_nats::service::Stats =
+        serde_json::from_slice(&one(Verb::Stats).await).expect("async-nats reads STATS");
+    assert_eq!(s.endpoints[0].requests, 1);
+    assert_eq!(s.endpoints[0].errors, 1);
+    let last = s.endpoints[0].last_error.as_ref().expect("last error");
+    assert_eq!(
+        (last.code, last.status.as_str()),
+        (500, "requested failure")
+    );
+
+    // Our discovery client reads an async-nats service.
+    use async_nats::service::ServiceExt;
+    let anc = within(async_nats::connect(server.client_url()))
+        .await
+        .expect("async-nats");
+    let theirs = within(
+        anc.service_builder()
+            .description("theirs")
+            .start("theirs", "0.9.0"),
+    )
+    .await
+    .expect("async-nats service");
+    let mut ep = within(theirs.endpoint("theirs.ep"))
+        .await
+        .expect("their endpoint");
+    let task = actix_rt::spawn(async move {
+        while let Some(req) = std::future::poll_fn(|cx| Pin::new(&mut ep).poll_next(cx)).await {
+            let body = req.message.payload.clone();
+            let _ = req.respond(Ok(body)).await;
+        }
+    });
+    // Their subscriptions reach the server on their own schedule.
+    let found = within(async {
+        loop {
+            let v = d.ping(Some("theirs"), None).await.expect("ping");
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    })
+    .await;
+    assert_eq!(found[0].version, "0.9.0");
+    let r = within(client.request("theirs.ep", "hi"))
+        .await
+        .expect("their endpoint answers");
+    assert_eq!(r.payload_str().unwrap(), "hi");
+    let info = within(d.info(Some("theirs"), None)).await.expect("info");
+    assert_eq!(info[0].description, "theirs");
+    assert_eq!(info[0].endpoints[0].subject, "theirs.ep");
+    assert_eq!(info[0].endpoints[0].queue_group, "q");
+    let stats = within(d.stats(Some("theirs"), Some(&found[0].id)))
+        .await
+        .expect("stats");
+    assert_eq!(stats[0].endpoints[0].num_requests, 1);
+    assert_eq!(stats[0].endpoints[0].last_error, "");
+    task.abort();
+}

@@ -293,6 +293,14 @@ impl Discovery {
     }
 
     /// How long to gather answers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(client: nats_actix::Client) {
+    /// let d = nats_actix::service::Discovery::new(client).max_wait(std::time::Duration::from_millis(250));
+    /// # }
+    /// ```
     pub fn max_wait(mut self, d: Duration) -> Discovery {
         self.max_wait = d;
         self
@@ -306,6 +314,14 @@ impl Discovery {
     ///
     /// `InvalidArgument` (see [`Verb::subject`]), and the errors of
     /// [`Client::request_many`] other than `NoResponders`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(d: nats_actix::service::Discovery) -> nats_actix::Result<()> {
+    /// let answers = d.request(nats_actix::service::Verb::Info, Some("calc"), None).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn request(
         &self,
         verb: Verb,
@@ -348,6 +364,14 @@ impl Discovery {
     /// # Errors
     ///
     /// As [`Discovery::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(d: nats_actix::service::Discovery) -> nats_actix::Result<()> {
+    /// let instances = d.ping(Some("calc"), None).await?.len();
+    /// # Ok(()) }
+    /// ```
     pub async fn ping(
         &self,
         name: Option<&str>,
@@ -361,6 +385,14 @@ impl Discovery {
     /// # Errors
     ///
     /// As [`Discovery::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(d: nats_actix::service::Discovery) -> nats_actix::Result<()> {
+    /// for i in d.info(None, None).await? { println!("{}: {}", i.name, i.description); }
+    /// # Ok(()) }
+    /// ```
     pub async fn info(
         &self,
         name: Option<&str>,
@@ -374,6 +406,14 @@ impl Discovery {
     /// # Errors
     ///
     /// As [`Discovery::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(d: nats_actix::service::Discovery) -> nats_actix::Result<()> {
+    /// let s = d.stats(Some("calc"), Some("Xq3nD5tUqqkhYmYy3UAMhF")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn stats(
         &self,
         name: Option<&str>,

@@ -241,6 +241,15 @@ impl ServiceRequest {
     /// # Errors
     ///
     /// As [`Msg::respond`]: `Closed`, `MaxPayloadExceeded`, `BufferFull`, ...
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use nats_actix::service::ServiceRequest;
+    /// # fn handle(req: ServiceRequest) -> nats_actix::Result<()> {
+    /// req.respond("done")?;
+    /// # Ok(()) }
+    /// ```
     pub fn respond(&self, payload: impl Into<Bytes>) -> Result<bool, Error> {
         self.account(None);
         self.msg.respond(payload)
@@ -252,6 +261,15 @@ impl ServiceRequest {
     ///
     /// [`ErrorKind::Codec`] when `value` does not serialize (then nothing is
     /// sent or counted), and those of [`ServiceRequest::respond`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use nats_actix::service::ServiceRequest;
+    /// # fn handle(req: ServiceRequest) -> nats_actix::Result<()> {
+    /// req.respond_json(&serde_json::json!({ "sum": 6 }))?;
+    /// # Ok(()) }
+    /// ```
     pub fn respond_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<bool, Error> {
         let body =
             serde_json::to_vec(value).map_err(|e| Error::with_source(ErrorKind::Codec, e))?;
@@ -264,6 +282,17 @@ impl ServiceRequest {
     /// # Errors
     ///
     /// As [`ServiceRequest::respond`], and `InvalidHeader`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use nats_actix::service::ServiceRequest;
+    /// # fn handle(req: ServiceRequest) -> nats_actix::Result<()> {
+    /// let mut h = nats_actix::HeaderMap::new();
+    /// h.insert("X-Cache", "hit");
+    /// req.respond_with_headers(h, "cached")?;
+    /// # Ok(()) }
+    /// ```
     pub fn respond_with_headers(
         &self,
         headers: HeaderMap,
@@ -287,6 +316,15 @@ impl ServiceRequest {
     /// # Errors
     ///
     /// As [`ServiceRequest::respond_with_headers`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use nats_actix::service::ServiceRequest;
+    /// # fn handle(req: ServiceRequest) -> nats_actix::Result<()> {
+    /// req.respond_error(404, "no such account")?;
+    /// # Ok(()) }
+    /// ```
     pub fn respond_error(&self, code: u16, description: &str) -> Result<bool, Error> {
         self.respond_error_with(code, description, Bytes::new())
     }
@@ -296,6 +334,15 @@ impl ServiceRequest {
     /// # Errors
     ///
     /// As [`ServiceRequest::respond_with_headers`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use nats_actix::service::ServiceRequest;
+    /// # fn handle(req: ServiceRequest) -> nats_actix::Result<()> {
+    /// req.respond_error_with(422, "invalid", r#"{"field":"amount"}"#)?;
+    /// # Ok(()) }
+    /// ```
     pub fn respond_error_with(
         &self,
         code: u16,
@@ -312,6 +359,18 @@ impl ServiceRequest {
     /// The answer to return from an actor's handler: `Ok(body)` responds
     /// with the body, `Err(e)` with the service error `e`. The endpoint
     /// sends it as soon as the handler returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use nats_actix::service::{ServiceError, ServiceReply, ServiceRequest};
+    /// # fn handle(req: ServiceRequest) -> ServiceReply {
+    /// match req.json::<u32>() {
+    ///     Ok(n) => req.reply(Ok((n * 2).to_string())),
+    ///     Err(_) => req.reply::<String>(Err(ServiceError::new(400, "not a number"))),
+    /// }
+    /// # }
+    /// ```
     pub fn reply<B: Into<Bytes>>(self, result: Result<B, ServiceError>) -> ServiceReply {
         ServiceReply(Some((self, result.map(Into::into))))
     }

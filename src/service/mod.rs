@@ -537,7 +537,9 @@ impl ServiceShared {
     }
 }
 
-/// A running service: a cheap `Clone` handle.
+/// A running service: a cheap `Clone` handle. Dropping every handle
+/// does not stop it (its subscriptions live in the connection): call
+/// [`Service::stop`] or [`Service::drain`], or close the client.
 ///
 /// # Examples
 ///
@@ -595,20 +597,55 @@ impl Service {
         self.inner.shared.ping()
     }
     /// What INFO answers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(svc: nats_actix::service::Service) {
+    /// let subjects: Vec<String> = svc.info().endpoints.into_iter().map(|e| e.subject).collect();
+    /// # }
+    /// ```
     pub fn info(&self) -> InfoResponse {
         self.inner.shared.info()
     }
     /// What STATS answers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(svc: nats_actix::service::Service) {
+    /// for e in svc.stats().endpoints {
+    ///     println!("{}: {} requests, {} errors", e.name, e.num_requests, e.num_errors);
+    /// }
+    /// # }
+    /// ```
     pub fn stats(&self) -> StatsResponse {
         self.inner.shared.stats()
     }
     /// Discovery requests that could not be answered (no reply subject,
     /// or the answer could not be sent): counted, skipped, and discovery
     /// carries on.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(svc: nats_actix::service::Service) {
+    /// println!("{} discovery requests skipped", svc.discovery_skipped());
+    /// # }
+    /// ```
     pub fn discovery_skipped(&self) -> u64 {
         self.inner.shared.discovery_skipped.load(Relaxed)
     }
     /// Resets every endpoint's statistics.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(svc: nats_actix::service::Service) {
+    /// svc.reset();
+    /// assert!(svc.stats().endpoints.iter().all(|e| e.num_requests == 0));
+    /// # }
+    /// ```
     pub fn reset(&self) {
         for e in self.inner.shared.endpoints() {
             e.counters.reset();
@@ -619,6 +656,15 @@ impl Service {
         self.inner.stopped.load(Relaxed)
     }
     /// Resolves once the service is stopped or drained.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(svc: nats_actix::service::Service) {
+    /// let waiter = svc.clone();
+    /// actix_rt::spawn(async move { waiter.stopped().await; println!("stopped") });
+    /// # }
+    /// ```
     pub async fn stopped(&self) {
         let mut rx = self.inner.stopped_tx.subscribe();
         let _ = rx.wait_for(|s| *s).await;
@@ -700,6 +746,21 @@ impl Service {
     ///
     /// `InvalidArgument` for a bad name, subject or queue group, `Closed`
     /// when the service is stopped, the errors of subscribing.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use nats_actix::service::{EndpointConfig, EndpointHandler};
+    /// # async fn run(svc: nats_actix::service::Service) -> nats_actix::Result<()> {
+    /// svc.add_endpoint(
+    ///     EndpointConfig::new("status").subject("calc.status").no_queue_group(),
+    ///     EndpointHandler::func(|req| async move {
+    ///         let _ = req.respond_json(&serde_json::json!({ "ok": true }));
+    ///     }),
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn add_endpoint(
         &self,
         config: impl Into<EndpointConfig>,
@@ -715,6 +776,15 @@ impl Service {
     ///
     /// `InvalidArgument` when `name` is not a valid subject prefix (or
     /// holds a wildcard `>`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(svc: nats_actix::service::Service) -> nats_actix::Result<()> {
+    /// let admin = svc.add_group("calc.admin")?.no_queue_group();
+    /// assert_eq!(admin.prefix(), "calc.admin");
+    /// # Ok(()) }
+    /// ```
     pub fn add_group(&self, name: &str) -> Result<Group, Error> {
         Group::check(name)?;
         Ok(Group {
@@ -730,6 +800,15 @@ impl Service {
     /// # Errors
     ///
     /// The errors of [`Client::flush`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(svc: nats_actix::service::Service) -> nats_actix::Result<()> {
+    /// svc.stop().await?;
+    /// assert!(svc.is_stopped());
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(&self) -> Result<(), Error> {
         let subs: Vec<SubscriptionHandle> = lock(&self.inner.endpoint_subs)
             .drain(..)
@@ -751,6 +830,14 @@ impl Service {
     ///
     /// `TimedOut` when handlers still hold requests after `drain_timeout`
     /// (the service is stopped anyway).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(svc: nats_actix::service::Service) -> nats_actix::Result<()> {
+    /// svc.drain().await?; // every accepted request has its answer
+    /// # Ok(()) }
+    /// ```
     pub async fn drain(&self) -> Result<(), Error> {
         let eps: Vec<(SubscriptionHandle, Arc<EndpointShared>)> =
             lock(&self.inner.endpoint_subs).drain(..).collect();
