@@ -913,3 +913,34 @@ async fn documents_interoperate_with_async_nats_services() {
     assert_eq!(stats[0].endpoints[0].last_error, "");
     task.abort();
 }
+
+#[actix_rt::test]
+async fn discovery_answer_over_max_payload_is_counted_and_discovery_carries_on() {
+    let server = NatsServer::with_config("max_payload: 1024");
+    let client = connect(&server).await;
+    let svc = start(&client, "bulky").await;
+    let (addr, _) = worker("x");
+    // INFO carries the endpoint metadata (over 1 KiB); PING and STATS do not.
+    within(svc.add_endpoint(
+        EndpointConfig::new("ep").metadata("blob", "b".repeat(1500)),
+        addr,
+    ))
+    .await
+    .expect("endpoint");
+    let d = Discovery::new(connect(&server).await).max_wait(WAIT);
+    let info = within(d.info(Some("bulky"), Some(svc.id())))
+        .await
+        .expect("info");
+    assert!(info.is_empty(), "the INFO answer cannot be sent");
+    assert_eq!(svc.discovery_skipped(), 1);
+    let ping = within(d.ping(Some("bulky"), Some(svc.id())))
+        .await
+        .expect("ping");
+    assert_eq!(ping.len(), 1, "discovery still answers");
+    let stats = within(d.stats(Some("bulky"), None)).await.expect("stats");
+    assert_eq!(stats.len(), 1);
+    assert_eq!(svc.discovery_skipped(), 1);
+    // The endpoint itself is unaffected.
+    let r = within(client.request("ep", "")).await.expect("request");
+    assert_eq!(r.payload_str().unwrap(), "x");
+}
