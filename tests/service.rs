@@ -944,3 +944,37 @@ async fn discovery_answer_over_max_payload_is_counted_and_discovery_carries_on()
     let r = within(client.request("ep", "")).await.expect("request");
     assert_eq!(r.payload_str().unwrap(), "x");
 }
+
+#[actix_rt::test]
+async fn discovery_prefix_can_be_changed() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let svc = within(
+        client
+            .service_builder()
+            .name("prefixed")
+            .version("1.0.0")
+            .discovery_prefix("$SRV.eu")
+            .start(),
+    )
+    .await
+    .expect("start");
+    let d = Discovery::new(connect(&server).await).max_wait(WAIT);
+    assert!(within(d.ping(None, None)).await.expect("ping").is_empty());
+    let d = d.prefix("$SRV.eu");
+    let found = within(d.ping(Some("prefixed"), Some(svc.id())))
+        .await
+        .expect("ping");
+    assert_eq!(found.len(), 1);
+    let err = within(
+        client
+            .service_builder()
+            .name("x")
+            .version("1.0.0")
+            .discovery_prefix("a..b")
+            .start(),
+    )
+    .await
+    .expect_err("bad prefix");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}

@@ -57,19 +57,49 @@ impl Verb {
     }
 
     /// The subject asking all services, those named `name`, or one
-    /// instance.
+    /// instance, under `$SRV`.
     ///
     /// # Errors
     ///
     /// `InvalidArgument` for an id without a name, or a name or id that is
     /// not a valid service name.
     pub fn subject(self, name: Option<&str>, id: Option<&str>) -> Result<String, Error> {
+        self.subject_with(SRV_PREFIX, name, id)
+    }
+
+    /// Like [`Verb::subject`], under another prefix (ADR-32 lets tools
+    /// reach services across accounts through an imported prefix).
+    ///
+    /// # Errors
+    ///
+    /// As [`Verb::subject`], and `InvalidArgument` for a prefix that is not
+    /// a valid subject.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::service::discovery::Verb;
+    /// assert_eq!(Verb::Ping.subject_with("$SRV.eu", Some("calc"), None).unwrap(), "$SRV.eu.PING.calc");
+    /// assert!(Verb::Ping.subject_with("a..b", None, None).is_err());
+    /// ```
+    pub fn subject_with(
+        self,
+        prefix: &str,
+        name: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<String, Error> {
+        crate::subject::validate_publish(prefix).map_err(|e| {
+            Error::with_source(
+                ErrorKind::InvalidArgument,
+                format!("invalid discovery prefix {prefix:?}: {e}"),
+            )
+        })?;
         let v = self.as_str();
         match (name, id) {
-            (None, None) => Ok(format!("{SRV_PREFIX}.{v}")),
+            (None, None) => Ok(format!("{prefix}.{v}")),
             (Some(n), None) => {
                 super::validate_name(n)?;
-                Ok(format!("{SRV_PREFIX}.{v}.{n}"))
+                Ok(format!("{prefix}.{v}.{n}"))
             }
             (Some(n), Some(i)) => {
                 super::validate_name(n)?;
@@ -79,7 +109,7 @@ impl Verb {
                         format!("invalid service id {i:?}"),
                     )
                 })?;
-                Ok(format!("{SRV_PREFIX}.{v}.{n}.{i}"))
+                Ok(format!("{prefix}.{v}.{n}.{i}"))
             }
             (None, Some(_)) => Err(Error::with_source(
                 ErrorKind::InvalidArgument,
@@ -281,6 +311,7 @@ pub struct StatsResponse {
 pub struct Discovery {
     client: Client,
     max_wait: Duration,
+    prefix: String,
 }
 
 impl Discovery {
@@ -289,7 +320,22 @@ impl Discovery {
         Discovery {
             client,
             max_wait: Duration::from_secs(1),
+            prefix: SRV_PREFIX.to_string(),
         }
+    }
+
+    /// Asks under `prefix` instead of `$SRV`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn run(client: nats_actix::Client) {
+    /// let d = nats_actix::service::Discovery::new(client).prefix("$SRV.eu");
+    /// # }
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Discovery {
+        self.prefix = prefix.into();
+        self
     }
 
     /// How long to gather answers.
@@ -328,7 +374,7 @@ impl Discovery {
         name: Option<&str>,
         id: Option<&str>,
     ) -> Result<Vec<Msg>, Error> {
-        let subject = verb.subject(name, id)?;
+        let subject = verb.subject_with(&self.prefix, name, id)?;
         let mut opts = RequestManyOptions::default().max_wait(self.max_wait);
         if id.is_some() {
             opts = opts.max_messages(1);

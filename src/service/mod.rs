@@ -288,6 +288,7 @@ pub struct ServiceBuilder {
     metadata: BTreeMap<String, String>,
     queue_group: Option<String>,
     stats_data: Option<StatsDataHook>,
+    prefix: String,
 }
 
 impl std::fmt::Debug for ServiceBuilder {
@@ -311,7 +312,14 @@ impl ServiceBuilder {
             metadata: BTreeMap::new(),
             queue_group: Some(DEFAULT_QUEUE_GROUP.to_string()),
             stats_data: None,
+            prefix: discovery::SRV_PREFIX.to_string(),
         }
+    }
+    /// Answers discovery under `prefix` instead of `$SRV` (ADR-32: for
+    /// tools that reach services across accounts).
+    pub fn discovery_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
     }
     /// The service name (`A-Z a-z 0-9 - _`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -363,6 +371,7 @@ impl ServiceBuilder {
     pub async fn start(self) -> Result<Service, Error> {
         validate_name(&self.name)?;
         validate_version(&self.version)?;
+        Verb::Ping.subject_with(&self.prefix, None, None)?;
         if let Some(q) = &self.queue_group {
             check_queue(&Queue::Named(q.clone()))?;
         }
@@ -394,7 +403,7 @@ impl ServiceBuilder {
                 (Some(shared.name.as_str()), None),
                 (Some(shared.name.as_str()), Some(shared.id.as_str())),
             ] {
-                let subject = verb.subject(name, id)?;
+                let subject = verb.subject_with(&self.prefix, name, id)?;
                 let sh = shared.clone();
                 let f = move |msg: Msg| {
                     sh.answer_discovery(verb, &msg);
