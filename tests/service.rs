@@ -978,3 +978,122 @@ async fn discovery_prefix_can_be_changed() {
     .expect_err("bad prefix");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
+
+#[actix_rt::test]
+async fn without_a_queue_group_every_instance_answers() {
+    let server = NatsServer::start();
+    let mut services = Vec::new();
+    for i in 0..2 {
+        let client = connect(&server).await;
+        let svc = within(
+            client
+                .service_builder()
+                .name("fanout")
+                .version("1.0.0")
+                .no_queue_group()
+                .start(),
+        )
+        .await
+        .expect("start");
+        within(svc.add_endpoint("fan", worker(&format!("i{i}")).0))
+            .await
+            .expect("endpoint");
+        services.push(svc);
+    }
+    let requester = connect(&server).await;
+    let replies = within(
+        requester.request_many(
+            "fan",
+            "",
+            RequestManyOptions::default()
+                .max_messages(2)
+                .max_wait(Duration::from_secs(5)),
+        ),
+    )
+    .await
+    .expect("request many");
+    let mut got: Vec<String> = replies
+        .iter()
+        .map(|m| m.payload_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["i0", "i1"]);
+    for s in &services {
+        assert_eq!(s.info().endpoints[0].queue_group, "");
+        assert_eq!(s.stats().endpoints[0].num_requests, 1);
+    }
+}
+
+#[actix_rt::test]
+async fn error_headers_count_as_errors_and_a_null_stats_hook_leaves_data_out() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let svc = within(
+        client
+            .service_builder()
+            .name("hdrs")
+            .version("1.0.0")
+            .stats_data(|ep| {
+                if ep == "with" {
+                    serde_json::json!(42)
+                } else {
+                    Value::Null
+                }
+            })
+            .start(),
+    )
+    .await
+    .expect("start");
+    within(svc.add_endpoint(
+        "with",
+        EndpointHandler::func(|req| async move {
+            let mut h = nats_actix::HeaderMap::new();
+            h.insert("Nats-Service-Error", "teapot");
+            h.insert("Nats-Service-Error-Code", "418");
+            h.insert("X-Extra", "1");
+            let _ = req.respond_with_headers(h, "body");
+        }),
+    ))
+    .await
+    .expect("with");
+    within(svc.add_endpoint(
+        "without",
+        EndpointHandler::func(|req| async move {
+            let mut h = nats_actix::HeaderMap::new();
+            h.insert("X-Extra", "1");
+            let _ = req.respond_with_headers(h, "ok");
+        }),
+    ))
+    .await
+    .expect("without");
+    let r = within(client.request("with", "")).await.expect("with");
+    assert_eq!(ServiceError::of(&r), Some(ServiceError::new(418, "teapot")));
+    assert_eq!(r.headers.as_ref().unwrap().get("X-Extra"), Some("1"));
+    let r = within(client.request("without", ""))
+        .await
+        .expect("without");
+    assert!(ServiceError::of(&r).is_none());
+    let st = svc.stats();
+    assert_eq!(
+        (
+            st.endpoints[0].num_errors,
+            st.endpoints[0].last_error.as_str()
+        ),
+        (1, "418:teapot")
+    );
+    assert_eq!(st.endpoints[0].data, Some(serde_json::json!(42)));
+    assert_eq!(
+        (st.endpoints[1].num_errors, st.endpoints[1].data.as_ref()),
+        (0, None)
+    );
+    let raw = within(Discovery::new(client.clone()).max_wait(WAIT).request(
+        Verb::Stats,
+        Some("hdrs"),
+        Some(svc.id()),
+    ))
+    .await
+    .expect("stats");
+    let keys = endpoint_keys(&raw[0].payload);
+    assert!(keys[0].contains(&"data".to_string()));
+    assert!(!keys[1].contains(&"data".to_string()));
+}
