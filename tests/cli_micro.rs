@@ -68,7 +68,7 @@ fn micro_serve_echoes_fails_on_request_and_exits_after_count() {
         "stats",
         "calc",
         "--wait-ms",
-        "300",
+        "1000",
     ]);
     let l = lines(&out);
     assert_eq!(l.len(), 1, "{l:?}");
@@ -103,7 +103,7 @@ fn micro_serve_echoes_fails_on_request_and_exits_after_count() {
         "info",
         "calc",
         "--wait-ms",
-        "300",
+        "1000",
     ]);
     let l = lines(&out);
     assert_eq!(l.len(), 1);
@@ -158,7 +158,7 @@ fn micro_ping_finds_all_by_name_and_by_id_and_serve_drains_on_sigterm() {
     let ping = |args: &[&str]| {
         let mut all = vec!["--json", "-s", &url, "micro", "ping"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--wait-ms", "300"]);
+        all.extend_from_slice(&["--wait-ms", "1000"]);
         let out = run_ok(&all);
         lines(&out)
             .iter()
@@ -186,7 +186,7 @@ fn micro_ping_finds_all_by_name_and_by_id_and_serve_drains_on_sigterm() {
     assert!(ping(&["nobody"]).is_empty());
 
     // The queue choices show in INFO.
-    let out = run_ok(&["--json", "-s", &url, "micro", "info", "--wait-ms", "300"]);
+    let out = run_ok(&["--json", "-s", &url, "micro", "info", "--wait-ms", "1000"]);
     let mut queues: Vec<String> = json_lines(&out)
         .iter()
         .map(|v| {
@@ -200,7 +200,7 @@ fn micro_ping_finds_all_by_name_and_by_id_and_serve_drains_on_sigterm() {
     assert_eq!(queues, ["", "other", "q"]);
 
     // Without --json: one line per instance for people.
-    let out = run_ok(&["-s", &url, "micro", "ping", "beta", "--wait-ms", "300"]);
+    let out = run_ok(&["-s", &url, "micro", "ping", "beta", "--wait-ms", "1000"]);
     let l = lines(&out);
     assert_eq!(l.len(), 1);
     assert!(l[0].starts_with("beta "), "{l:?}");

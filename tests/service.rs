@@ -23,7 +23,7 @@ use support::NatsServer;
 use support::events::{event_sink, is_reconnected, next_of};
 
 const LIMIT: Duration = Duration::from_secs(20);
-const WAIT: Duration = Duration::from_millis(500);
+const WAIT: Duration = Duration::from_secs(1);
 
 async fn within<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(LIMIT, f).await.expect("timed out")
