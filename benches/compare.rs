@@ -2553,6 +2553,10 @@ fn main() {
         Ok(rows)
     });
     let rows = rows.and_then(|mut rows| {
+        rows.extend(system.block_on(kv::run(&cfg))?);
+        Ok(rows)
+    });
+    let rows = rows.and_then(|mut rows| {
         rows.extend(system.block_on(service::run_svc(&cfg))?);
         Ok(rows)
     });
@@ -2589,6 +2593,9 @@ fn main() {
         }
     }
 }
+
+#[path = "compare/kv.rs"]
+mod kv;
 
 fn pinning_short() -> String {
     match cpus_allowed() {

@@ -35,6 +35,8 @@ struct Inner {
     mux_addr: Addr<RequestMux>,
     opts: Arc<ConnectOptions>,
     stats: Arc<StatsCounters>,
+    /// Inbox ids from [`ConnectOptions::rng_seed`] when set.
+    seeded_ids: Option<std::sync::Mutex<crate::nuid::Nuid>>,
 }
 
 /// Dropping the last [`Client`] clone closes the connection (buffered
@@ -135,6 +137,9 @@ impl Client {
                 sup,
                 mux: mux_shared,
                 mux_addr: mux.clone(),
+                seeded_ids: opts
+                    .rng_seed
+                    .map(|seed| std::sync::Mutex::new(crate::nuid::Nuid::with_seed(seed ^ 0x1b0c))),
                 opts,
                 stats,
             }),
@@ -567,7 +572,11 @@ impl Client {
 
     /// A new unique inbox subject under the `inbox_prefix`.
     pub fn new_inbox(&self) -> String {
-        format!("{}.{}", self.inner.opts.inbox_prefix, crate::nuid::next())
+        let id = match &self.inner.seeded_ids {
+            Some(ids) => ids.lock().unwrap_or_else(|p| p.into_inner()).next(),
+            None => crate::nuid::next(),
+        };
+        format!("{}.{}", self.inner.opts.inbox_prefix, id)
     }
 
     /// A PING/PONG round trip: resolves when the server has processed
@@ -882,6 +891,23 @@ impl Subscriber {
             self.ended = true;
         }
         m
+    }
+
+    /// The next message if one is already here, without waiting (`None`
+    /// when there is none now, or the subscription ended).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(client: nats_actix::Client) -> nats_actix::Result<()> {
+    /// let mut sub = client.subscribe("orders.>").await?;
+    /// while let Some(m) = sub.try_next_msg() {
+    ///     println!("{}", m.subject);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_next_msg(&mut self) -> Option<Msg> {
+        self.rx.try_recv()
     }
 
     /// The subscription id.

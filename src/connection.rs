@@ -44,6 +44,7 @@ use crate::{Error, ErrorKind, Msg, Subject};
 /// [`Drain`], [`Close`], [`GetStats`], [`GetRtt`] and [`GetServerInfo`];
 /// get its address from [`Client::connection`](crate::Client::connection).
 pub struct Connection {
+    _live: crate::stats::LiveActor,
     opts: Arc<ConnectOptions>,
     events: EventBus,
     supervisor: Option<SupervisorLink>,
@@ -76,6 +77,7 @@ impl Connection {
         writer: Arc<Writer>,
     ) -> Connection {
         Connection {
+            _live: crate::stats::LiveActor::new(),
             opts,
             events,
             supervisor: None,

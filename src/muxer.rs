@@ -33,12 +33,24 @@ struct Waiter {
 pub(crate) struct MuxShared {
     prefix: String,
     waiters: Mutex<HashMap<u64, Waiter>>,
+    /// Tokens from [`ConnectOptions::rng_seed`] when set (replayable
+    /// runs), else from the OS-seeded CSPRNG.
+    seeded: Option<Mutex<rand::rngs::StdRng>>,
     ready: OnceCell<()>,
     conn: Addr<Connection>,
     writer: Arc<Writer>,
 }
 
 impl MuxShared {
+    fn token(&self) -> u64 {
+        match &self.seeded {
+            Some(rng) => {
+                rand::RngExt::random::<u64>(&mut *rng.lock().unwrap_or_else(|p| p.into_inner()))
+            }
+            None => rand::random::<u64>(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiter>> {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -90,9 +102,9 @@ impl MuxShared {
         // that sees one reply subject cannot guess the next one.
         let token = {
             let mut waiters = self.lock();
-            let mut token = rand::random::<u64>();
+            let mut token = self.token();
             while waiters.contains_key(&token) {
-                token = rand::random::<u64>();
+                token = self.token();
             }
             waiters.insert(
                 token,
@@ -224,6 +236,7 @@ impl MuxShared {
 /// The RequestMux actor. Send it [`Request`]; [`Client::request`](crate::Client::request)
 /// uses the same table without a message.
 pub struct RequestMux {
+    _live: crate::stats::LiveActor,
     shared: Arc<MuxShared>,
     opts: Arc<ConnectOptions>,
 }
@@ -243,11 +256,22 @@ impl RequestMux {
         writer: Arc<Writer>,
         opts: Arc<ConnectOptions>,
     ) -> RequestMux {
-        let prefix = format!("{}.{}", opts.inbox_prefix, crate::nuid::next());
+        let id = match opts.rng_seed {
+            Some(seed) => crate::nuid::Nuid::with_seed(seed).next(),
+            None => crate::nuid::next(),
+        };
+        let prefix = format!("{}.{}", opts.inbox_prefix, id);
+        let seeded = opts.rng_seed.map(|seed| {
+            Mutex::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+                seed ^ 0x6d75_7865_7200_0000,
+            ))
+        });
         RequestMux {
+            _live: crate::stats::LiveActor::new(),
             shared: Arc::new(MuxShared {
                 prefix,
                 waiters: Mutex::new(HashMap::new()),
+                seeded,
                 ready: OnceCell::new(),
                 conn,
                 writer,

@@ -59,6 +59,26 @@ impl Nuid {
         n
     }
 
+    /// A generator whose ids all follow from `seed` (replayable runs; see
+    /// [`ConnectOptions::rng_seed`](crate::ConnectOptions::rng_seed)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nats_actix::nuid::Nuid;
+    /// assert_eq!(Nuid::with_seed(7).next(), Nuid::with_seed(7).next());
+    /// ```
+    pub fn with_seed(seed: u64) -> Nuid {
+        let mut n = Nuid {
+            prefix: [0; PREFIX_LEN],
+            seq: 0,
+            inc: 0,
+            rng: seed,
+        };
+        n.randomize();
+        n
+    }
+
     fn rand(&mut self) -> u64 {
         self.rng = splitmix(self.rng);
         self.rng

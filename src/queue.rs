@@ -135,6 +135,20 @@ impl MsgReceiver {
         Poll::Pending
     }
 
+    /// The next message if one is queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<Msg> {
+        if let Some(m) = self.local.pop_front() {
+            return Some(m);
+        }
+        let mut q = self.shared.lock();
+        if q.items.is_empty() {
+            return None;
+        }
+        std::mem::swap(&mut q.items, &mut self.local);
+        drop(q);
+        self.local.pop_front()
+    }
+
     /// The next message, waiting for it.
     pub async fn recv(&mut self) -> Option<Msg> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await

@@ -1,6 +1,6 @@
 //! Connection statistics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Messages and bytes in and out, and connects, since the client started.
 ///
@@ -57,5 +57,39 @@ impl StatsCounters {
             malformed: self.malformed.load(Ordering::Relaxed),
             publish_errors: self.publish_errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+static LIVE_ACTORS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many of this crate's actors (connection supervisors, connections,
+/// request muxers, subscriptions, pull consumers) are alive in this
+/// process: a leak check for applications and tests. After every client
+/// has closed and been dropped it returns to what it was before.
+///
+/// # Examples
+///
+/// ```
+/// // No client yet: nothing of ours is running.
+/// assert_eq!(nats_actix::stats::live_actors(), 0);
+/// ```
+pub fn live_actors() -> usize {
+    LIVE_ACTORS.load(Ordering::Relaxed)
+}
+
+/// Held by each of our actors: counted while the actor's state exists.
+#[derive(Debug)]
+pub(crate) struct LiveActor(());
+
+impl LiveActor {
+    pub(crate) fn new() -> LiveActor {
+        LIVE_ACTORS.fetch_add(1, Ordering::Relaxed);
+        LiveActor(())
+    }
+}
+
+impl Drop for LiveActor {
+    fn drop(&mut self) {
+        LIVE_ACTORS.fetch_sub(1, Ordering::Relaxed);
     }
 }

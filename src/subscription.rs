@@ -27,6 +27,7 @@ use crate::{Error, ErrorKind, Subject};
 /// The Subscription actor.
 #[derive(Debug)]
 pub struct Subscription {
+    _live: crate::stats::LiveActor,
     sid: u64,
     subject: Subject,
     shared: Arc<SubShared>,
@@ -47,6 +48,7 @@ pub(crate) struct SubscriptionInit {
 impl Subscription {
     pub(crate) fn new(init: SubscriptionInit) -> Subscription {
         Subscription {
+            _live: crate::stats::LiveActor::new(),
             sid: init.sid,
             subject: init.subject,
             shared: init.shared,

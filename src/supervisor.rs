@@ -55,6 +55,7 @@ enum Phase {
 
 /// The Supervisor actor.
 pub struct Supervisor {
+    _live: crate::stats::LiveActor,
     opts: Arc<ConnectOptions>,
     stats: Arc<StatsCounters>,
     conn: Option<Addr<Connection>>,
@@ -95,7 +96,7 @@ impl Supervisor {
     pub(crate) fn new(opts: Arc<ConnectOptions>, stats: Arc<StatsCounters>) -> Supervisor {
         // One generator for every random choice of the client (pool
         // shuffle, jitter), seeded from the OS.
-        let mut rng = StdRng::seed_from_u64(rand::random());
+        let mut rng = StdRng::seed_from_u64(opts.rng_seed.unwrap_or_else(rand::random));
         let pool = ServerPool::new(
             opts.servers_or_default(),
             !opts.no_randomize,
@@ -114,6 +115,7 @@ impl Supervisor {
         };
         let recipients = opts.event_recipients.clone();
         Supervisor {
+            _live: crate::stats::LiveActor::new(),
             opts,
             stats,
             conn: None,

@@ -73,6 +73,8 @@ pub(crate) async fn connect(
 enum Stream {
     Tcp(TcpStream),
     Tls(Box<tls::TlsStream<TcpStream>>),
+    /// From [`ConnectOptions::connector`].
+    Custom(Box<dyn crate::options::Io>),
 }
 
 impl Stream {
@@ -86,6 +88,10 @@ impl Stream {
                 let (r, w) = tokio::io::split(s);
                 (Box::new(r), Box::new(w))
             }
+            Stream::Custom(s) => {
+                let (r, w) = tokio::io::split(s);
+                (Box::new(r), Box::new(w))
+            }
         }
     }
 
@@ -93,6 +99,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.read_buf(buf).await.map_err(Error::from),
             Stream::Tls(s) => s.read_buf(buf).await.map_err(tls::io_error),
+            Stream::Custom(s) => s.read_buf(buf).await.map_err(Error::from),
         }
     }
 
@@ -102,6 +109,10 @@ impl Stream {
             Stream::Tls(s) => {
                 s.write_all(bytes).await.map_err(tls::io_error)?;
                 s.flush().await.map_err(tls::io_error)
+            }
+            Stream::Custom(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await.map_err(Error::from)
             }
         }
     }
@@ -120,6 +131,10 @@ impl Stream {
                 Ok(Stream::Tls(Box::new(stream)))
             }
             tls @ Stream::Tls(_) => Ok(tls),
+            Stream::Custom(_) => Err(Error::with_source(
+                ErrorKind::Tls,
+                "TLS is not available over a custom connector",
+            )),
         }
     }
 }
@@ -129,9 +144,14 @@ async fn handshake(
     tls_name: &str,
     opts: &ConnectOptions,
 ) -> Result<Transport, Error> {
-    let tcp = TcpStream::connect(server.socket_addr_string()).await?;
-    tcp.set_nodelay(true)?;
-    let mut stream = Stream::Tcp(tcp);
+    let mut stream = match &opts.connector {
+        Some(connector) => Stream::Custom(connector(&server.socket_addr_string()).await?),
+        None => {
+            let tcp = TcpStream::connect(server.socket_addr_string()).await?;
+            tcp.set_nodelay(true)?;
+            Stream::Tcp(tcp)
+        }
+    };
     let mut parser = Parser::new(limits(opts));
     let mut buf = BytesMut::with_capacity(4096);
     let wanted = opts.tls_wanted() || server.tls_required();

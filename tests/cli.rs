@@ -1100,3 +1100,16 @@ fn kv_watch_prints_initial_ready_updates_and_survives_a_restart() {
     assert_eq!(values, ["3", "4"], "no repeat, no skip");
     watch.wait_success(deadline);
 }
+
+/// `examples/kv_config.rs --self-test`: actors follow their part of a
+/// configuration bucket.
+#[test]
+fn kv_config_example_self_test() {
+    let out = self_test("kv_config");
+    assert!(
+        out.iter()
+            .any(|l| l == "[limits] limits.rps = 750 (revision 8)"),
+        "{out:?}"
+    );
+    assert!(out.last().is_some_and(|l| l.starts_with("ok: ")), "{out:?}");
+}

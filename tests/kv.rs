@@ -468,3 +468,49 @@ async fn races_are_typed_alike_on_r3() {
     assert_eq!(err.kind(), ErrorKind::KeyExists, "{err}");
     assert_eq!(&within(kv.get("k")).await.unwrap().value[..], b"2");
 }
+
+/// A watch away while the revisions after its last one leave the stream
+/// (here: history 1, the key written twice) cannot deliver them: it says
+/// so with an `Error` event, then goes on from what is there.
+#[actix_rt::test]
+async fn a_watch_reports_a_gap_it_cannot_close() {
+    use support::events::{event_sink, next_of};
+    let server = NatsServer::with_jetstream();
+    let writer = js(&server).await;
+    let kv = within(writer.create_kv(KvConfig::new("gap").history(1)))
+        .await
+        .unwrap();
+    within(kv.put("k", "1")).await.unwrap();
+    within(kv.put("k", "2")).await.unwrap();
+    // The watcher's link goes through a proxy that will fall silent.
+    let proxy = support::proxy::Proxy::start(server.client_port());
+    let (rec, mut events) = event_sink();
+    let watcher = within(Client::connect(
+        ConnectOptions::new()
+            .server(proxy.url())
+            .ping_interval(Duration::from_millis(100))
+            .max_ping_out(2)
+            .reconnect_time_wait(Duration::from_millis(50))
+            .max_reconnect_attempts(-1)
+            .event_recipient(rec),
+    ))
+    .await
+    .unwrap();
+    let wkv = within(Context::new(watcher).kv("gap")).await.unwrap();
+    let mut w = within(wkv.watch_all()).await.unwrap();
+    assert_eq!(next_entry(&mut w).await.revision, 2);
+    next_ready(&mut w).await;
+    proxy.pause();
+    // Revision 3 is replaced by 4 (history 1) while the watcher is away.
+    within(kv.put("k", "3")).await.unwrap();
+    within(kv.put("k", "4")).await.unwrap();
+    next_of(&mut events, support::events::is_disconnected).await;
+    proxy.resume();
+    let e = next_of(&mut events, |e| {
+        matches!(e, nats_actix::Event::Error(err) if err.to_string().contains("are gone from the stream"))
+    })
+    .await;
+    assert!(e.to_string().contains("3..=3"), "{e}");
+    let latest = next_entry(&mut w).await;
+    assert_eq!((latest.revision, &latest.value[..]), (4, &b"4"[..]));
+}

@@ -569,17 +569,22 @@ impl Context {
                 Some(hb) => deadline.min(last_seen + hb * 2),
                 None => deadline,
             };
-            let msg = match tokio::time::timeout_at(until, sub.next_msg()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(_) if until < deadline && out.is_empty() => {
-                    let _ = sub.unsubscribe().await;
-                    return Err(Error::with_source(
-                        ErrorKind::TimedOut,
-                        "fetch: two idle heartbeats missed (the server or the consumer went away)",
-                    ));
-                }
-                Err(_) => break,
+            // What is already queued needs no timer.
+            let queued = sub.try_next_msg();
+            let msg = match queued {
+                Some(m) => m,
+                None => match tokio::time::timeout_at(until, sub.next_msg()).await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(_) if until < deadline && out.is_empty() => {
+                        let _ = sub.unsubscribe().await;
+                        return Err(Error::with_source(
+                            ErrorKind::TimedOut,
+                            "fetch: two idle heartbeats missed (the server or the consumer went away)",
+                        ));
+                    }
+                    Err(_) => break,
+                },
             };
             last_seen = tokio::time::Instant::now();
             match msg.status() {

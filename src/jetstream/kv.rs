@@ -43,6 +43,10 @@ use crate::{Error, ErrorKind, Event, HeaderMap};
 pub const MAX_HISTORY: i64 = 64;
 
 const OPERATION: &str = "KV-Operation";
+/// Messages per pull of a watch.
+const WATCH_BATCH: usize = 1024;
+/// Bytes per pull of a watch.
+const WATCH_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1023,7 +1027,11 @@ impl Store {
     }
 
     async fn watcher(&self, patterns: &[&str], opts: WatchOptions) -> Result<Watcher, Error> {
+        // Pulls of 1,024 (at most 4 MiB): a watch reads a whole bucket
+        // before its ready marker, so bigger pulls mean fewer round trips.
         let mut ordered = OrderedOptions::new()
+            .batch(WATCH_BATCH)
+            .max_bytes(WATCH_MAX_BYTES)
             .headers_only(opts.meta_only)
             .heartbeat(opts.heartbeat);
         for p in patterns {

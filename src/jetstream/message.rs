@@ -92,12 +92,21 @@ impl MsgInfo {
             )
         };
         let rest = reply.strip_prefix("$JS.ACK.").ok_or_else(bad)?;
-        let t: Vec<&str> = rest.split('.').collect();
-        let (domain, t) = match t.len() {
-            7 => (None, &t[..]),
+        // At most 12 tokens are read (no allocation for the split).
+        let mut all = [""; 12];
+        let mut n = 0;
+        for tok in rest.split('.') {
+            if n == all.len() {
+                break;
+            }
+            all[n] = tok;
+            n += 1;
+        }
+        let (domain, t) = match n {
+            7 => (None, &all[..7]),
             n if n >= 9 => (
-                Some(t[0]).filter(|d| *d != "_").map(str::to_string),
-                &t[2..9],
+                Some(all[0]).filter(|d| *d != "_").map(str::to_string),
+                &all[2..9],
             ),
             _ => return Err(bad()),
         };

@@ -154,6 +154,9 @@ pub struct OrderedConsumer {
     buffered: VecDeque<JsMsg>,
     /// Consumers created (1 + recreations).
     pub created: u64,
+    /// How many times it resumed past messages the stream no longer has
+    /// (each reported as an [`Event::Error`](crate::Event::Error)).
+    pub gaps: u64,
 }
 
 impl Context {
@@ -231,6 +234,7 @@ impl Context {
             last_seen: now,
             buffered: VecDeque::new(),
             created: 0,
+            gaps: 0,
         }
     }
 }
@@ -352,9 +356,35 @@ impl OrderedConsumer {
         self.last_consumer_seq = 0;
         self.pending = info.num_pending;
         self.created += 1;
+        if self.last_stream_seq > 0 {
+            self.check_gap().await;
+        }
         self.last_seen = Instant::now();
         self.pull().await?;
         Ok(())
+    }
+
+    /// After a resume: messages after the last delivered one that the
+    /// stream no longer has (expired, purged, over a per-subject limit)
+    /// cannot be delivered; say so rather than skip them silently.
+    async fn check_gap(&mut self) {
+        let Ok(info) = self.js.stream_info(&self.stream).await else {
+            return;
+        };
+        let (from, first) = (self.last_stream_seq + 1, info.state.first_seq);
+        if first <= from {
+            return;
+        }
+        self.gaps += 1;
+        let text = format!(
+            "ordered consumer on {}: resumed at stream sequence {first}, but {from}..={} are gone from the stream (expired, purged or over a limit) and cannot be delivered",
+            self.stream,
+            first - 1
+        );
+        tracing::warn!("{text}");
+        self.js
+            .client()
+            .emit_event(Event::Error(Error::with_source(ErrorKind::JetStream, text)));
     }
 
     /// Asks for more when what is outstanding is below half the bounds.
@@ -500,6 +530,11 @@ impl OrderedConsumer {
         let Some(sub) = self.sub.as_mut() else {
             return Step::Ended;
         };
+        // What is already here first: no timer or event future per message
+        // while a batch streams in.
+        if let Some(m) = sub.try_next_msg() {
+            return Step::Msg(Box::new(m));
+        }
         let events = self.events.as_mut();
         let event = async move {
             match events {

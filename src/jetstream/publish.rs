@@ -254,6 +254,27 @@ pub struct PubAckFuture {
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
+/// `publish_async(...).await?.await` is `.ack()`.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run(js: nats_actix::jetstream::Context) -> nats_actix::Result<()> {
+/// use nats_actix::jetstream::PublishOptions;
+/// let pending = js.publish_async("orders.new", "1", PublishOptions::default()).await?;
+/// let ack = pending.await?;
+/// println!("stored as #{}", ack.seq);
+/// # Ok(()) }
+/// ```
+impl std::future::IntoFuture for PubAckFuture {
+    type Output = Result<PubAck, Error>;
+    type IntoFuture = futures_core::future::BoxFuture<'static, Result<PubAck, Error>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.ack())
+    }
+}
+
 impl PubAckFuture {
     /// The stream's ack.
     ///

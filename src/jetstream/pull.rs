@@ -97,6 +97,7 @@ enum Sink {
 /// The actor behind a continuous consumption; stop it with
 /// [`ConsumerHandle::stop`].
 pub struct PullConsumer {
+    _live: crate::stats::LiveActor,
     js: Context,
     stream: String,
     consumer: String,
@@ -378,6 +379,7 @@ impl Context {
         sink: Sink,
     ) -> ConsumerHandle {
         let actor = PullConsumer {
+            _live: crate::stats::LiveActor::new(),
             js: self.clone(),
             stream: stream.to_string(),
             consumer: consumer.to_string(),
