@@ -1755,6 +1755,8 @@ enum Unit {
     Secs,
     /// bytes: lower is better.
     Bytes,
+    /// MB/s (10^6 bytes): higher is better.
+    MBps,
 }
 
 impl Unit {
@@ -1765,6 +1767,7 @@ impl Unit {
             Unit::MiB => "MiB",
             Unit::Secs => "s",
             Unit::Bytes => "B",
+            Unit::MBps => "MB/s",
         }
     }
 }
@@ -1823,7 +1826,7 @@ impl Row {
     /// async-nats for rates, async-nats / nats-actix for the rest.
     fn ratio(&self) -> Option<f64> {
         let b = self.async_nats?;
-        Some(if self.unit == Unit::Rate {
+        Some(if matches!(self.unit, Unit::Rate | Unit::MBps) {
             self.actix / b
         } else {
             b / self.actix
@@ -1831,7 +1834,7 @@ impl Row {
     }
 
     fn ratio_kind(&self) -> &'static str {
-        if self.unit == Unit::Rate {
+        if matches!(self.unit, Unit::Rate | Unit::MBps) {
             "nats-actix/async-nats"
         } else {
             "async-nats/nats-actix"
@@ -1893,6 +1896,7 @@ fn fmt_value(v: f64, unit: Unit) -> String {
         Unit::MiB => format!("{v:.1} MiB"),
         Unit::Secs => format!("{v:.3} s"),
         Unit::Bytes => format!("{} B", thousands(v)),
+        Unit::MBps => format!("{v:.0} MB/s"),
     }
 }
 
@@ -2550,6 +2554,7 @@ fn main() {
     // The JetStream scenarios start a `-js` server of their own.
     let rows = rows.and_then(|mut rows| {
         rows.extend(system.block_on(run_js(&cfg))?);
+        rows.extend(system.block_on(object::run(&cfg))?);
         Ok(rows)
     });
     let rows = rows.and_then(|mut rows| {
@@ -2596,6 +2601,8 @@ fn main() {
 
 #[path = "compare/kv.rs"]
 mod kv;
+#[path = "compare/object.rs"]
+mod object;
 
 fn pinning_short() -> String {
     match cpus_allowed() {

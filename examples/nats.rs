@@ -15,6 +15,7 @@
 //!   js pub SUBJECT BODY [--count N] [--msg-id ID] [--expect-...] [--async]
 //!   consumer add|info|ls|rm|next|sub|ordered ...
 //!   kv add|status|ls|rm|put|create|update|get|del|purge|keys|history|watch ...
+//!   obj add|status|ls|rm|put|get|info|del|link|watch ...
 //!   micro serve|ping|info|stats ...
 //! ```
 //!
@@ -184,6 +185,9 @@ enum Cmd {
     /// Key-value store (ADR-8)
     #[command(subcommand)]
     Kv(kv::KvCmd),
+    /// Object store (ADR-20)
+    #[command(subcommand)]
+    Obj(obj::ObjCmd),
     /// Services (ADR-32)
     #[command(subcommand)]
     Micro(micro::MicroCmd),
@@ -193,6 +197,8 @@ enum Cmd {
 mod kv;
 #[path = "nats/micro.rs"]
 mod micro;
+#[path = "nats/obj.rs"]
+mod obj;
 
 /// A `-H KEY:VALUE` header.
 #[derive(Clone, Debug)]
@@ -651,6 +657,7 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
         | Cmd::Reply(_)
         | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_))
         | Cmd::Kv(kv::KvCmd::Watch(_))
+        | Cmd::Obj(obj::ObjCmd::Watch(_))
         | Cmd::Micro(micro::MicroCmd::Serve(_)) => Some(Shutdown::new()?),
         _ => None,
     };
@@ -747,6 +754,7 @@ async fn run_with(
         Cmd::Js(JsCmd::Pub(a)) => js_cli::publish(global, client, a).await,
         Cmd::Consumer(c) => js_cli::consumer(global, client, c, shutdown).await,
         Cmd::Kv(c) => kv::run(global, client, c, shutdown).await,
+        Cmd::Obj(c) => obj::run(global, client, c, shutdown).await,
         Cmd::Micro(c) => micro::run(global, client, c, shutdown).await,
     }
 }

@@ -32,6 +32,7 @@ use crate::{Client, Error, ErrorKind, Msg};
 mod consumer;
 pub mod kv;
 mod message;
+pub mod object;
 mod ordered;
 mod publish;
 mod pull;
