@@ -2561,6 +2561,10 @@ fn main() {
         rows.extend(system.block_on(kv::run(&cfg))?);
         Ok(rows)
     });
+    let rows = rows.and_then(|mut rows| {
+        rows.extend(system.block_on(service::run_svc(&cfg))?);
+        Ok(rows)
+    });
     // The recovery scenario starts servers of its own (one on a fixed port,
     // a 3-node cluster).
     let rows = rows.and_then(|rows| {
@@ -2606,6 +2610,10 @@ fn pinning_short() -> String {
         (list, _) => format!("not pinned (cpus {list})"),
     }
 }
+
+/// The Service API scenario `svc` (`benches/compare/service.rs`).
+#[path = "compare/service.rs"]
+mod service;
 
 // ---------------------------------------------------------------------------
 // JetStream: `js-pub` and `js-consume`

@@ -16,6 +16,7 @@
 //!   consumer add|info|ls|rm|next|sub|ordered ...
 //!   kv add|status|ls|rm|put|create|update|get|del|purge|keys|history|watch ...
 //!   obj add|status|ls|rm|put|get|info|del|link|watch ...
+//!   micro serve|ping|info|stats ...
 //! ```
 //!
 //! BODY `-` reads the body from stdin; `{{Count}}` in a `pub` BODY becomes
@@ -187,10 +188,15 @@ enum Cmd {
     /// Object store (ADR-20)
     #[command(subcommand)]
     Obj(obj::ObjCmd),
+    /// Services (ADR-32)
+    #[command(subcommand)]
+    Micro(micro::MicroCmd),
 }
 
 #[path = "nats/kv.rs"]
 mod kv;
+#[path = "nats/micro.rs"]
+mod micro;
 #[path = "nats/obj.rs"]
 mod obj;
 
@@ -651,7 +657,8 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
         | Cmd::Reply(_)
         | Cmd::Consumer(ConsumerCmd::Sub(_) | ConsumerCmd::Ordered(_))
         | Cmd::Kv(kv::KvCmd::Watch(_))
-        | Cmd::Obj(obj::ObjCmd::Watch(_)) => Some(Shutdown::new()?),
+        | Cmd::Obj(obj::ObjCmd::Watch(_))
+        | Cmd::Micro(micro::MicroCmd::Serve(_)) => Some(Shutdown::new()?),
         _ => None,
     };
     let printer = global.events.then(|| EventPrinter.start());
@@ -748,6 +755,7 @@ async fn run_with(
         Cmd::Consumer(c) => js_cli::consumer(global, client, c, shutdown).await,
         Cmd::Kv(c) => kv::run(global, client, c, shutdown).await,
         Cmd::Obj(c) => obj::run(global, client, c, shutdown).await,
+        Cmd::Micro(c) => micro::run(global, client, c, shutdown).await,
     }
 }
 

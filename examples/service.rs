@@ -2,6 +2,8 @@
 //! `time` requests with the current time and `admin.*` requests with
 //! `admin.uptime` (milliseconds since start) and `admin.stop` (replies, then
 //! drains its connection). The subject itself selects the behaviour.
+//! (For services with discovery and statistics, the Service API of ADR-32,
+//! see the `service_actors` and `service_discovery` examples.)
 //!
 //! Then a client on its own connection asks for the time, the uptime, and
 //! stops the service; the example waits for the service's `closed()`.

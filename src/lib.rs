@@ -149,6 +149,7 @@ mod pending;
 mod pool;
 pub mod proto;
 pub mod queue;
+pub mod service;
 mod session;
 pub mod stats;
 pub mod subject;
