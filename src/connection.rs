@@ -442,11 +442,13 @@ impl Connection {
     /// trip so that the replies sent while handling are on the server, and
     /// closes. Past the timeout, the close carries a `TimedOut` reason.
     fn finish_drain(&mut self, ctx: &mut Context<Self>) {
+        // Every kind of delivery: actors, channels, and functions (typed
+        // adapters, service endpoints). Request replies hold no pending
+        // slot once resolved, so callers keeping them do not hold a drain.
         let pending: Vec<Arc<SubShared>> = self
             .session
             .subs
             .values()
-            .filter(|s| !matches!(s.delivery, Delivery::Func(_)))
             .map(|s| s.shared.clone())
             .collect();
         let timeout = self.opts.drain_timeout;

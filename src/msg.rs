@@ -85,6 +85,16 @@ impl PartialEq for Msg {
 }
 
 impl Msg {
+    /// The message without its pending slot (it stops counting for the
+    /// subscription's limits and for a drain), still able to respond.
+    pub(crate) fn without_pending(mut self) -> Msg {
+        if self.writer.is_none() {
+            self.writer = self.responder().cloned();
+        }
+        self.token = None;
+        self
+    }
+
     /// The write buffer replies go to.
     fn responder(&self) -> Option<&Arc<Writer>> {
         self.writer

@@ -61,9 +61,11 @@ impl MuxShared {
         self.ready
             .get_or_try_init(|| async move {
                 let weak = Arc::downgrade(&me);
+                // A reply is the caller's from here on: it holds no pending
+                // slot (a drain does not wait for callers to drop replies).
                 let deliver = move |msg: Msg| match weak.upgrade() {
                     Some(mux) => {
-                        mux.resolve(msg);
+                        mux.resolve(msg.without_pending());
                         true
                     }
                     None => false,
@@ -162,7 +164,7 @@ impl MuxShared {
         let slot = Mutex::new(Some(tx));
         let deliver = move |msg: Msg| {
             if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
-                let _ = tx.send(msg);
+                let _ = tx.send(msg.without_pending());
             }
             false
         };

@@ -1097,3 +1097,41 @@ async fn error_headers_count_as_errors_and_a_null_stats_hook_leaves_data_out() {
     assert!(keys[0].contains(&"data".to_string()));
     assert!(!keys[1].contains(&"data".to_string()));
 }
+
+/// Draining the whole connection (not just the service) also answers
+/// every request the service accepted: endpoint deliveries count for the
+/// connection's drain like any subscription's.
+#[actix_rt::test]
+async fn a_connection_drain_answers_every_accepted_service_request() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let svc = start(&client, "conndrain").await;
+    within(svc.add_endpoint("slow", Slow.start()))
+        .await
+        .expect("endpoint");
+    let requester = connect(&server).await;
+    let n = 20;
+    let mut waiting = Vec::new();
+    for i in 0..n {
+        let r = requester.clone();
+        waiting.push(actix_rt::spawn(async move {
+            r.request_with(
+                "slow",
+                format!("{i}"),
+                nats_actix::RequestOptions::default().timeout(Duration::from_secs(10)),
+            )
+            .await
+        }));
+    }
+    within(async {
+        while svc.stats().endpoints[0].num_requests < n {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    within(client.drain()).await.expect("drain");
+    for (i, w) in waiting.into_iter().enumerate() {
+        let reply = within(w).await.expect("task").expect("answered");
+        assert_eq!(reply.payload_str().unwrap(), i.to_string());
+    }
+}
