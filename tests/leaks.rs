@@ -276,7 +276,8 @@ async fn a_silent_server_is_found_within_three_ping_intervals_while_publishing()
         "silent server found after {found:?} (ping_interval {PING:?}, max_ping_out 2), {sent} publishes meanwhile"
     );
     assert!(
-        found <= PING * 3 + Duration::from_millis(500),
+        // 3 x ping_interval, plus a generous second for a loaded machine.
+        found <= PING * 3 + Duration::from_secs(1),
         "a silent server went unnoticed for {found:?}"
     );
     proxy.resume();
