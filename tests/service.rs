@@ -1135,3 +1135,67 @@ async fn a_connection_drain_answers_every_accepted_service_request() {
         assert_eq!(reply.payload_str().unwrap(), i.to_string());
     }
 }
+
+/// An actor that stops on its first request (without answering).
+struct Quitter;
+impl Actor for Quitter {
+    type Context = Context<Self>;
+}
+impl Handler<ServiceRequest> for Quitter {
+    type Result = ServiceReply;
+    fn handle(&mut self, _req: ServiceRequest, ctx: &mut Context<Self>) -> ServiceReply {
+        ctx.stop();
+        ServiceReply::done()
+    }
+}
+
+/// When an endpoint's handler actor has stopped, the next request gets
+/// the service error 503 at once (not a timeout), counted as an error,
+/// and the endpoint leaves INFO and stops listening.
+#[actix_rt::test]
+async fn a_stopped_handler_answers_503_and_leaves_the_service() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let svc = start(&client, "quits").await;
+    within(svc.add_endpoint("once", Quitter.start()))
+        .await
+        .expect("endpoint");
+    within(svc.add_endpoint("stays", Slow.start()))
+        .await
+        .expect("endpoint");
+    let requester = connect(&server).await;
+    // The first request stops the actor (and gets no answer).
+    let first = within(requester.request_with(
+        "once",
+        "x",
+        nats_actix::RequestOptions::default().timeout(Duration::from_millis(300)),
+    ))
+    .await;
+    assert_eq!(first.expect_err("unanswered").kind(), ErrorKind::TimedOut);
+    let r = within(requester.request("once", "x"))
+        .await
+        .expect("a reply");
+    assert_eq!(
+        ServiceError::of(&r),
+        Some(ServiceError::new(503, "the endpoint's handler has stopped"))
+    );
+    let names: Vec<String> = svc
+        .info()
+        .endpoints
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(names, ["stays"]);
+    // The service's UNSUB went out with the 503: a round trip on its
+    // connection makes sure the server has it.
+    within(client.flush()).await.unwrap();
+    let gone = within(requester.request("once", "x")).await;
+    assert_eq!(
+        gone.expect_err("no listener").kind(),
+        ErrorKind::NoResponders
+    );
+    let r = within(requester.request("stays", "y"))
+        .await
+        .expect("the other endpoint");
+    assert_eq!(r.payload_str().unwrap(), "y");
+}

@@ -494,15 +494,34 @@ impl EndpointHandler {
 
     /// The delivery function of the endpoint's subscription: it returns
     /// `false` once the handler is gone, which ends the subscription.
+    ///
+    /// A request that finds the handler actor stopped is answered with
+    /// the service error 503 (counted as an error) rather than left to
+    /// time out, and the endpoint leaves the service's INFO and STATS.
     pub(crate) fn delivery(
         self,
         endpoint: Arc<EndpointShared>,
+        service: std::sync::Weak<super::ServiceShared>,
     ) -> Arc<dyn Fn(Msg) -> bool + Send + Sync> {
         match self {
             EndpointHandler::Actor(r) => Arc::new(move |msg| {
                 endpoint.counters.received();
-                r.do_send(ServiceRequest::new(msg, endpoint.clone()));
-                r.connected()
+                let req = ServiceRequest::new(msg, endpoint.clone());
+                match r.try_send(req) {
+                    Ok(()) => true,
+                    // A full mailbox is no reason to refuse: queue it.
+                    Err(actix::prelude::SendError::Full(req)) => {
+                        r.do_send(req);
+                        true
+                    }
+                    Err(actix::prelude::SendError::Closed(req)) => {
+                        let _ = req.respond_error(503, "the endpoint's handler has stopped");
+                        if let Some(service) = service.upgrade() {
+                            service.remove_endpoint(&endpoint);
+                        }
+                        false
+                    }
+                }
             }),
             EndpointHandler::Func(f) => Arc::new(move |msg| {
                 endpoint.counters.received();

@@ -264,7 +264,7 @@ impl Client {
 }
 
 /// What discovery answers from: the service's description and endpoints.
-struct ServiceShared {
+pub(crate) struct ServiceShared {
     name: String,
     id: String,
     version: String,
@@ -282,6 +282,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ServiceShared {
+    /// Forgets an endpoint (its handler is gone).
+    fn remove_endpoint(&self, ep: &Arc<EndpointShared>) {
+        self.endpoints
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|e| !Arc::ptr_eq(e, ep));
+    }
+
     fn endpoints(&self) -> Vec<Arc<EndpointShared>> {
         self.endpoints
             .read()
@@ -561,7 +569,8 @@ impl Service {
             metadata: cfg.metadata,
             counters: Default::default(),
         });
-        let delivery = Delivery::Func(handler.delivery(ep.clone()));
+        let delivery =
+            Delivery::Func(handler.delivery(ep.clone(), Arc::downgrade(&self.inner.shared)));
         let handle = self.subscribe(subject, delivery, queue).await?;
         lock(&self.inner.endpoint_subs).push((handle, ep.clone()));
         self.inner
