@@ -456,7 +456,17 @@ async fn races_are_typed_alike_on_r3() {
         }
     })
     .await;
-    let rev = within(kv.put("k", "1")).await.unwrap();
+    // The new stream may still be electing its leader: the first write
+    // is tried until it is stored.
+    let rev = within(async {
+        loop {
+            match kv.put("k", "1").await {
+                Ok(rev) => break rev,
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    })
+    .await;
     within(kv.put("k", "2")).await.unwrap();
     let err = within(kv.update("k", "3", rev)).await.unwrap_err();
     assert_eq!(
