@@ -32,7 +32,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::{mpsc, watch};
 
-use super::message::JsMsg;
+use super::message::{JsMsg, MsgInfo};
 use super::ordered::{OrderedConsumer, OrderedOptions, OrderedStart};
 use super::publish::PublishOptions;
 use super::stream::{DiscardPolicy, StorageType, StoredMessage, StreamConfig, StreamInfo};
@@ -43,6 +43,8 @@ use crate::{Error, ErrorKind, Event, HeaderMap};
 pub const MAX_HISTORY: i64 = 64;
 
 const OPERATION: &str = "KV-Operation";
+/// How long a watch's read waits before it checks its receiver is alive.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// Messages per pull of a watch.
 const WATCH_BATCH: usize = 1024;
 /// Bytes per pull of a watch.
@@ -1170,14 +1172,13 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn entry(&self, m: &JsMsg) -> Result<Entry, Error> {
-        let info = m.info()?;
+    fn entry(&self, m: &JsMsg, info: &MsgInfo) -> Entry {
         let key = m
             .subject()
             .strip_prefix(&self.store.prefix)
             .unwrap_or(m.subject())
             .to_string();
-        Ok(Entry {
+        Entry {
             bucket: self.store.bucket.clone(),
             key,
             value: m.payload().clone(),
@@ -1185,7 +1186,7 @@ impl Watcher {
             created: time_of(info.timestamp_ns),
             delta: info.pending,
             operation: Operation::of(m.msg.headers.as_ref()),
-        })
+        }
     }
 
     /// The next entry or the ready marker; `None` after a second without
@@ -1196,10 +1197,10 @@ impl Watcher {
                 self.ready_sent = true;
                 return Ok(Some(WatchEvent::Ready));
             }
-            let Some(m) = self.consumer.next().await? else {
+            let Some((m, info)) = self.consumer.next_with_info(IDLE_WAIT).await? else {
                 return Ok(None);
             };
-            let entry = self.entry(&m)?;
+            let entry = self.entry(&m, &info);
             if !self.ready_sent && entry.delta == 0 {
                 self.ready_due = true;
             }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::Context;
 use super::consumer::{AckPolicy, ConsumerConfig, DeliverPolicy};
-use super::message::JsMsg;
+use super::message::{JsMsg, MsgInfo};
 use crate::client::{EventStream, Subscriber};
 use crate::headers::StatusCode;
 use crate::{Error, ErrorKind, Event, Msg};
@@ -151,7 +151,8 @@ pub struct OrderedConsumer {
     outstanding_bytes: usize,
     pulled_at: Instant,
     last_seen: Instant,
-    buffered: VecDeque<JsMsg>,
+    /// Delivered messages with their parsed ack-subject metadata.
+    buffered: VecDeque<(JsMsg, MsgInfo)>,
     /// Consumers created (1 + recreations).
     pub created: u64,
     /// How many times it resumed past messages the stream no longer has
@@ -453,11 +454,20 @@ impl OrderedConsumer {
     ///
     /// As [`OrderedConsumer::next`].
     pub async fn next_within(&mut self, wait: Duration) -> Result<Option<JsMsg>, Error> {
+        Ok(self.next_with_info(wait).await?.map(|(m, _)| m))
+    }
+
+    /// [`OrderedConsumer::next_within`] with the message's metadata, as
+    /// parsed once on arrival.
+    pub(crate) async fn next_with_info(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<(JsMsg, MsgInfo)>, Error> {
         let deadline = Instant::now() + wait;
         let mut backoff = Duration::from_millis(50);
         loop {
-            if let Some(m) = self.buffered.pop_front() {
-                return Ok(Some(m));
+            if let Some(next) = self.buffered.pop_front() {
+                return Ok(Some(next));
             }
             if self.name.is_none() {
                 match self.recreate().await {
@@ -577,7 +587,7 @@ impl OrderedConsumer {
                 self.last_consumer_seq = info.consumer_seq;
                 self.last_stream_seq = info.stream_seq;
                 self.pending = info.pending;
-                self.buffered.push_back(m);
+                self.buffered.push_back((m, info));
                 self.pull().await?;
             }
             Some(StatusCode::IDLE_HEARTBEAT) => {}
