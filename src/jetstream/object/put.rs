@@ -163,8 +163,12 @@ impl ObjectStore {
             }
             Ok::<(), Error>(())
         };
-        let previous = match tokio::try_join!(lookup, send) {
-            Ok((previous, ())) => previous,
+        // Both run to their end (not `try_join`): a failed lookup must not
+        // cancel the sending half between a publish and the keeping of its
+        // ack, or that chunk could be stored after the cleanup's purge.
+        let (looked_up, sent) = tokio::join!(lookup, send);
+        let previous = match sent.and(looked_up) {
+            Ok(previous) => previous,
             Err(e) => {
                 upload.abort().await;
                 return Err(super::bucket_error(e, &self.bucket));
