@@ -720,3 +720,17 @@ async fn a_watch_and_a_get_go_on_across_a_server_restart() {
         .unwrap();
     assert!(got[..] == body[..]);
 }
+
+/// A store whose bucket was deleted after it was opened says so
+/// (`BucketNotFound`), not "no responders" (nobody answers direct gets on
+/// a stream that is gone).
+#[actix_rt::test]
+async fn a_deleted_bucket_is_bucket_not_found() {
+    let server = NatsServer::with_jetstream();
+    let js = js(&server).await;
+    let store = bucket(&js, "gone").await;
+    within(store.put("a", &b"x"[..])).await.unwrap();
+    within(js.delete_object_store("gone")).await.unwrap();
+    let e = within(store.info("a")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BucketNotFound, "{e}");
+}

@@ -36,7 +36,7 @@ use super::message::{JsMsg, MsgInfo};
 use super::ordered::{OrderedConsumer, OrderedOptions, OrderedStart};
 use super::publish::PublishOptions;
 use super::stream::{DiscardPolicy, StorageType, StoredMessage, StreamConfig, StreamInfo};
-use super::{ApiError, Context};
+use super::{ApiError, Context, bucket_error};
 use crate::{Error, ErrorKind, Event, HeaderMap};
 
 /// The most history a bucket keeps per key.
@@ -535,17 +535,6 @@ impl Context {
     }
 }
 
-/// A missing stream is a missing bucket.
-fn bucket_error(e: Error, bucket: &str) -> Error {
-    match ApiError::of(&e) {
-        Some(a) if a.err_code == ApiError::STREAM_NOT_FOUND => Error::with_source(
-            ErrorKind::BucketNotFound,
-            format!("bucket {bucket:?} does not exist"),
-        ),
-        _ => e,
-    }
-}
-
 /// A lost race (`Nats-Expected-Last-Subject-Sequence` did not hold) is
 /// the same typed error on every stream: replicated streams answer with
 /// `err_code` 10164 where single-replica ones say 10071.
@@ -632,24 +621,11 @@ impl Store {
         match got {
             Ok(m) if m.subject == subject => Ok(Some(self.entry_of(m))),
             Ok(_) => Ok(None),
-            Err(e)
-                if ApiError::of(&e)
-                    .is_some_and(|a| a.code == 404 || a.err_code == ApiError::NO_MESSAGE_FOUND) =>
-            {
-                Ok(None)
+            Err(e) => {
+                super::bucket_get_failed(&self.js, &self.stream, &self.bucket, self.allow_direct, e)
+                    .await
+                    .map(|()| None)
             }
-            // Nobody answers direct gets when the stream is gone (2.9
-            // lets them time out): say which, from the stream's info.
-            Err(e)
-                if self.allow_direct
-                    && matches!(e.kind(), ErrorKind::NoResponders | ErrorKind::TimedOut) =>
-            {
-                match self.js.stream_info(&self.stream).await {
-                    Err(info) => Err(bucket_error(info, &self.bucket)),
-                    Ok(_) => Err(e),
-                }
-            }
-            Err(e) => Err(bucket_error(e, &self.bucket)),
         }
     }
 

@@ -346,6 +346,41 @@ impl Context {
     }
 }
 
+/// A bucket's (KV or object store) stream that does not exist is
+/// `BucketNotFound`; other errors stay as they are.
+pub(crate) fn bucket_error(e: Error, bucket: &str) -> Error {
+    match ApiError::of(&e) {
+        Some(a) if a.err_code == ApiError::STREAM_NOT_FOUND => Error::with_source(
+            ErrorKind::BucketNotFound,
+            format!("bucket {bucket:?} does not exist"),
+        ),
+        _ => e,
+    }
+}
+
+/// What a failed get from a bucket's stream means: `Ok(())` for "no
+/// such message"; `BucketNotFound` when the stream is gone (asked of its
+/// info when a direct get found no responder, or timed out as 2.9 lets
+/// it); else the error.
+pub(crate) async fn bucket_get_failed(
+    js: &Context,
+    stream: &str,
+    bucket: &str,
+    direct: bool,
+    e: Error,
+) -> Result<(), Error> {
+    if ApiError::of(&e).is_some_and(|a| a.code == 404 || a.err_code == ApiError::NO_MESSAGE_FOUND) {
+        return Ok(());
+    }
+    if direct && matches!(e.kind(), ErrorKind::NoResponders | ErrorKind::TimedOut) {
+        return match js.stream_info(stream).await {
+            Err(info) => Err(bucket_error(info, bucket)),
+            Ok(_) => Err(e),
+        };
+    }
+    Err(bucket_error(e, bucket))
+}
+
 pub(crate) fn parse_reply<R: DeserializeOwned>(msg: &Msg) -> Result<R, Error> {
     let mut value: serde_json::Value = serde_json::from_slice(&msg.payload).map_err(|e| {
         Error::with_source(

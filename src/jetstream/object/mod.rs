@@ -39,9 +39,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::Context;
+pub(crate) use super::bucket_error;
 use super::publish::PublishOptions;
 use super::stream::{DiscardPolicy, PurgeRequest, StorageType, StreamConfig, StreamInfo};
-use super::{ApiError, Context};
 use crate::{Error, ErrorKind, HeaderMap};
 
 mod get;
@@ -636,17 +637,6 @@ impl Context {
     }
 }
 
-/// A missing stream is a missing bucket.
-fn bucket_error(e: Error, bucket: &str) -> Error {
-    match ApiError::of(&e) {
-        Some(a) if a.err_code == ApiError::STREAM_NOT_FOUND => Error::with_source(
-            ErrorKind::BucketNotFound,
-            format!("bucket {bucket:?} does not exist"),
-        ),
-        _ => e,
-    }
-}
-
 fn not_found(bucket: &str, name: &str) -> Error {
     Error::with_source(
         ErrorKind::ObjectNotFound,
@@ -757,24 +747,15 @@ impl ObjectStore {
                 })?;
                 Ok(Some(info))
             }
-            Err(e)
-                if ApiError::of(&e)
-                    .is_some_and(|a| a.code == 404 || a.err_code == ApiError::NO_MESSAGE_FOUND) =>
-            {
-                Ok(None)
-            }
-            // Nobody answers direct gets when the stream is gone (2.9
-            // lets them time out): say which, from the stream's info.
-            Err(e)
-                if self.allow_direct
-                    && matches!(e.kind(), ErrorKind::NoResponders | ErrorKind::TimedOut) =>
-            {
-                match self.js.stream_info(&self.stream).await {
-                    Err(info) => Err(bucket_error(info, &self.bucket)),
-                    Ok(_) => Err(e),
-                }
-            }
-            Err(e) => Err(bucket_error(e, &self.bucket)),
+            Err(e) => crate::jetstream::bucket_get_failed(
+                &self.js,
+                &self.stream,
+                &self.bucket,
+                self.allow_direct,
+                e,
+            )
+            .await
+            .map(|()| None),
         }
     }
 
