@@ -530,16 +530,13 @@ impl Handler<ServiceRequest> for Slow {
     }
 }
 
-#[actix_rt::test]
-async fn drained_service_answers_every_request_it_accepted() {
-    let server = NatsServer::start();
-    let client = connect(&server).await;
-    let svc = start(&client, "drainer").await;
-    within(svc.add_endpoint("slow", Slow.start()))
-        .await
-        .expect("endpoint");
-    let requester = connect(&server).await;
-    let n = 20;
+/// `n` requests to the `slow` endpoint, waiting until the service has
+/// accepted (counted) them all; the tasks end with their replies.
+async fn slow_requests_accepted(
+    requester: &Client,
+    svc: &Service,
+    n: u64,
+) -> Vec<actix_rt::task::JoinHandle<nats_actix::Result<nats_actix::Msg>>> {
     let mut waiting = Vec::new();
     for i in 0..n {
         let r = requester.clone();
@@ -559,6 +556,19 @@ async fn drained_service_answers_every_request_it_accepted() {
         }
     })
     .await;
+    waiting
+}
+
+#[actix_rt::test]
+async fn drained_service_answers_every_request_it_accepted() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let svc = start(&client, "drainer").await;
+    within(svc.add_endpoint("slow", Slow.start()))
+        .await
+        .expect("endpoint");
+    let requester = connect(&server).await;
+    let waiting = slow_requests_accepted(&requester, &svc, 20).await;
     within(svc.drain()).await.expect("drain");
     assert!(svc.is_stopped());
     within(svc.stopped()).await;
@@ -1110,25 +1120,7 @@ async fn a_connection_drain_answers_every_accepted_service_request() {
         .await
         .expect("endpoint");
     let requester = connect(&server).await;
-    let n = 20;
-    let mut waiting = Vec::new();
-    for i in 0..n {
-        let r = requester.clone();
-        waiting.push(actix_rt::spawn(async move {
-            r.request_with(
-                "slow",
-                format!("{i}"),
-                nats_actix::RequestOptions::default().timeout(Duration::from_secs(10)),
-            )
-            .await
-        }));
-    }
-    within(async {
-        while svc.stats().endpoints[0].num_requests < n {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await;
+    let waiting = slow_requests_accepted(&requester, &svc, 20).await;
     within(client.drain()).await.expect("drain");
     for (i, w) in waiting.into_iter().enumerate() {
         let reply = within(w).await.expect("task").expect("answered");
