@@ -460,10 +460,7 @@ impl Context {
     /// ```
     pub async fn kv(&self, bucket: &str) -> Result<Store, Error> {
         validate_bucket(bucket)?;
-        let info = self
-            .stream_info(&format!("KV_{bucket}"))
-            .await
-            .map_err(|e| bucket_error(e, bucket))?;
+        let info = self.bucket_stream("KV_", bucket).await?;
         Ok(self.store_of(bucket, &info))
     }
 
@@ -474,9 +471,7 @@ impl Context {
     /// `InvalidKey` for a bad name; `BucketNotFound`.
     pub async fn delete_kv(&self, bucket: &str) -> Result<(), Error> {
         validate_bucket(bucket)?;
-        self.delete_stream(&format!("KV_{bucket}"))
-            .await
-            .map_err(|e| bucket_error(e, bucket))
+        self.delete_bucket_stream("KV_", bucket).await
     }
 
     /// The names of every bucket.
@@ -495,11 +490,7 @@ impl Context {
     /// # Ok(()) }
     /// ```
     pub async fn kv_names(&self) -> Result<Vec<String>, Error> {
-        let names = self.stream_names(Some("$KV.*.>")).await?;
-        Ok(names
-            .into_iter()
-            .filter_map(|n| n.strip_prefix("KV_").map(str::to_string))
-            .collect())
+        self.bucket_names("$KV.*.>", "KV_").await
     }
 
     /// Every bucket's status.
@@ -509,10 +500,9 @@ impl Context {
     /// The API's.
     pub async fn kv_statuses(&self) -> Result<Vec<KvStatus>, Error> {
         Ok(self
-            .streams()
+            .bucket_streams("KV_")
             .await?
             .into_iter()
-            .filter(|i| i.config.name.starts_with("KV_"))
             .map(KvStatus::of)
             .collect())
     }

@@ -381,6 +381,56 @@ pub(crate) async fn bucket_get_failed(
     Err(bucket_error(e, bucket))
 }
 
+/// What the KV and object stores share: a bucket is the stream
+/// `<prefix><bucket>` (`KV_`, `OBJ_`).
+impl Context {
+    /// The bucket's stream; a missing one is `BucketNotFound`.
+    pub(crate) async fn bucket_stream(
+        &self,
+        prefix: &str,
+        bucket: &str,
+    ) -> Result<StreamInfo, Error> {
+        self.stream_info(&format!("{prefix}{bucket}"))
+            .await
+            .map_err(|e| bucket_error(e, bucket))
+    }
+
+    /// Deletes the bucket's stream; a missing one is `BucketNotFound`.
+    pub(crate) async fn delete_bucket_stream(
+        &self,
+        prefix: &str,
+        bucket: &str,
+    ) -> Result<(), Error> {
+        self.delete_stream(&format!("{prefix}{bucket}"))
+            .await
+            .map_err(|e| bucket_error(e, bucket))
+    }
+
+    /// The buckets whose streams capture `subjects` and are named
+    /// `<prefix><bucket>`.
+    pub(crate) async fn bucket_names(
+        &self,
+        subjects: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, Error> {
+        let names = self.stream_names(Some(subjects)).await?;
+        Ok(names
+            .into_iter()
+            .filter_map(|n| n.strip_prefix(prefix).map(str::to_string))
+            .collect())
+    }
+
+    /// The streams of every bucket named `<prefix><bucket>`.
+    pub(crate) async fn bucket_streams(&self, prefix: &str) -> Result<Vec<StreamInfo>, Error> {
+        Ok(self
+            .streams()
+            .await?
+            .into_iter()
+            .filter(|i| i.config.name.starts_with(prefix))
+            .collect())
+    }
+}
+
 pub(crate) fn parse_reply<R: DeserializeOwned>(msg: &Msg) -> Result<R, Error> {
     let mut value: serde_json::Value = serde_json::from_slice(&msg.payload).map_err(|e| {
         Error::with_source(

@@ -551,10 +551,7 @@ impl Context {
     /// ```
     pub async fn object_store(&self, bucket: &str) -> Result<ObjectStore, Error> {
         validate_bucket(bucket)?;
-        let info = self
-            .stream_info(&format!("OBJ_{bucket}"))
-            .await
-            .map_err(|e| bucket_error(e, bucket))?;
+        let info = self.bucket_stream("OBJ_", bucket).await?;
         Ok(self.object_store_of(bucket, &info))
     }
 
@@ -573,9 +570,7 @@ impl Context {
     /// ```
     pub async fn delete_object_store(&self, bucket: &str) -> Result<(), Error> {
         validate_bucket(bucket)?;
-        self.delete_stream(&format!("OBJ_{bucket}"))
-            .await
-            .map_err(|e| bucket_error(e, bucket))
+        self.delete_bucket_stream("OBJ_", bucket).await
     }
 
     /// The names of every bucket.
@@ -594,11 +589,7 @@ impl Context {
     /// # Ok(()) }
     /// ```
     pub async fn object_store_names(&self) -> Result<Vec<String>, Error> {
-        let names = self.stream_names(Some("$O.*.C.>")).await?;
-        Ok(names
-            .into_iter()
-            .filter_map(|n| n.strip_prefix("OBJ_").map(str::to_string))
-            .collect())
+        self.bucket_names("$O.*.C.>", "OBJ_").await
     }
 
     /// Every bucket's status.
@@ -618,10 +609,9 @@ impl Context {
     /// ```
     pub async fn object_store_statuses(&self) -> Result<Vec<ObjectStoreStatus>, Error> {
         Ok(self
-            .streams()
+            .bucket_streams("OBJ_")
             .await?
             .into_iter()
-            .filter(|i| i.config.name.starts_with("OBJ_"))
             .map(ObjectStoreStatus::of)
             .collect())
     }
