@@ -23,21 +23,19 @@
 //! ```
 
 use std::collections::HashMap;
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Recipient;
 use bytes::Bytes;
-use futures_core::Stream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::message::{JsMsg, MsgInfo};
 use super::ordered::{OrderedConsumer, OrderedOptions, OrderedStart};
 use super::publish::PublishOptions;
 use super::stream::{DiscardPolicy, StorageType, StoredMessage, StreamConfig, StreamInfo};
+use super::watching::WatchSource;
 use super::{ApiError, Context, bucket_error};
-use crate::{Error, ErrorKind, Event, HeaderMap};
+use crate::{Error, ErrorKind, HeaderMap};
 
 /// The most history a bucket keeps per key.
 pub const MAX_HISTORY: i64 = 64;
@@ -922,7 +920,7 @@ impl Store {
     /// by itself: across a server restart or a lost consumer it resumes
     /// after the last revision it delivered; an error it cannot get past
     /// (the bucket was deleted) is yielded, reported as an
-    /// [`Event::Error`], and retried every second.
+    /// [`Event::Error`](crate::Event::Error), and retried every second.
     ///
     /// # Errors
     ///
@@ -933,20 +931,7 @@ impl Store {
         opts: WatchOptions,
     ) -> Result<KvWatch, Error> {
         let w = self.watcher(patterns, opts).await?;
-        let (tx, rx) = mpsc::channel(256);
-        let task = actix::spawn(async move {
-            let probe = tx.clone();
-            run_watch(
-                w,
-                |item| {
-                    let tx = tx.clone();
-                    async move { tx.send(item).await.is_ok() }
-                },
-                move || !probe.is_closed(),
-            )
-            .await;
-        });
-        Ok(KvWatch { rx, task })
+        Ok(KvWatch::spawn(w, 256))
     }
 
     /// Delivers a watch into an actor: every [`Entry`] is sent to
@@ -978,7 +963,7 @@ impl Store {
         let (ready_tx, ready_rx) = watch::channel(false);
         let probe = recipient.clone();
         let task = actix::spawn(async move {
-            run_watch(
+            super::watching::run_watch(
                 w,
                 |item| {
                     let recipient = recipient.clone();
@@ -1154,6 +1139,18 @@ impl Watcher {
             operation: Operation::of(m.msg.headers.as_ref()),
         }
     }
+}
+
+impl super::watching::WatchSource for Watcher {
+    type Event = WatchEvent;
+
+    fn what(&self) -> String {
+        format!("kv watch on {}", self.store.bucket)
+    }
+
+    fn client(&self) -> &crate::Client {
+        self.store.js.client()
+    }
 
     /// The next entry or the ready marker; `None` after a second without
     /// either.
@@ -1176,7 +1173,9 @@ impl Watcher {
             return Ok(Some(WatchEvent::Entry(entry)));
         }
     }
+}
 
+impl Watcher {
     /// Entries up to the end of the initial data.
     async fn initial(&mut self) -> Result<Vec<Entry>, Error> {
         let mut out = Vec::new();
@@ -1190,76 +1189,10 @@ impl Watcher {
     }
 }
 
-/// Runs a watch until `sink` says stop (returns false) or the client
-/// closes. Errors go to `sink` and to the client's events; the watch
-/// then tries again.
-async fn run_watch<F, Fut, A>(mut w: Watcher, sink: F, alive: A)
-where
-    F: Fn(Result<WatchEvent, Error>) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-    A: Fn() -> bool,
-{
-    loop {
-        match w.next_event().await {
-            Ok(Some(ev)) => {
-                if !sink(Ok(ev)).await {
-                    return;
-                }
-            }
-            Ok(None) => {
-                if !alive() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Closed => {
-                let _ = sink(Err(e)).await;
-                return;
-            }
-            Err(e) => {
-                let text = format!("kv watch on {}: {e}; retrying", w.store.bucket);
-                tracing::warn!("{text}");
-                w.store
-                    .js
-                    .client()
-                    .emit_event(Event::Error(Error::with_source(ErrorKind::JetStream, text)));
-                if !sink(Err(e)).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-}
-
-/// A running watch: a `Stream` of [`WatchEvent`]s (or errors, after
-/// which it goes on). Dropping it stops the watch and deletes its
-/// consumer.
-#[derive(Debug)]
-pub struct KvWatch {
-    rx: mpsc::Receiver<Result<WatchEvent, Error>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl KvWatch {
-    /// The next event; `None` after the client closed.
-    pub async fn next(&mut self) -> Option<Result<WatchEvent, Error>> {
-        self.rx.recv().await
-    }
-}
-
-impl Stream for KvWatch {
-    type Item = Result<WatchEvent, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl Drop for KvWatch {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// A running watch of a bucket: a `Stream` of [`WatchEvent`]s (or
+/// errors, after which it goes on). Dropping it stops the watch and
+/// deletes its consumer. See [`Watch`](super::Watch).
+pub type KvWatch = super::Watch<WatchEvent>;
 
 /// A watch delivering into an actor. See [`Store::watch_into`].
 #[derive(Debug)]

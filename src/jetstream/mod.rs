@@ -38,6 +38,7 @@ mod publish;
 mod pull;
 mod push;
 mod stream;
+mod watching;
 
 pub use consumer::{
     AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, FetchOptions, ReplayPolicy,
@@ -51,6 +52,7 @@ pub use stream::{
     DiscardPolicy, PurgeRequest, RetentionPolicy, StorageType, StoredMessage, StreamConfig,
     StreamInfo, StreamState,
 };
+pub use watching::Watch;
 
 /// An error reply of the JetStream API (ADR-1): the HTTP-like `code`, the
 /// server's stable `err_code` and its description.

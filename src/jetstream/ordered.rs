@@ -277,6 +277,11 @@ impl OrderedConsumer {
         Ok(())
     }
 
+    /// The client it reads with.
+    pub(crate) fn client(&self) -> &crate::Client {
+        self.js.client()
+    }
+
     /// Whether the consumer exists on the server now.
     pub fn is_created(&self) -> bool {
         self.name.is_some()

@@ -1,16 +1,10 @@
 //! Watching a bucket's meta: the latest info of every object, a ready
 //! marker, then every change, through an ordered consumer on `$O.<b>.M.>`.
 
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
-
-use futures_core::Stream;
-use tokio::sync::mpsc;
-
 use super::{ObjectInfo, ObjectStore};
+use crate::Error;
+use crate::jetstream::watching::WatchSource;
 use crate::jetstream::{OrderedConsumer, OrderedOptions, OrderedStart};
-use crate::{Error, ErrorKind, Event};
 
 /// How a watch reads. See [`ObjectStore::watch_with`].
 ///
@@ -65,13 +59,24 @@ pub enum WatchEvent {
 
 #[derive(Debug)]
 pub(super) struct Watcher {
+    bucket: String,
     consumer: OrderedConsumer,
     opts: WatchOptions,
     ready_due: bool,
     ready_sent: bool,
 }
 
-impl Watcher {
+impl WatchSource for Watcher {
+    type Event = WatchEvent;
+
+    fn what(&self) -> String {
+        format!("object watch on {}", self.bucket)
+    }
+
+    fn client(&self) -> &crate::Client {
+        self.consumer.client()
+    }
+
     async fn next_event(&mut self) -> Result<Option<WatchEvent>, Error> {
         loop {
             if self.ready_due && !self.ready_sent {
@@ -97,7 +102,9 @@ impl Watcher {
             return Ok(Some(WatchEvent::Info(Box::new(info))));
         }
     }
+}
 
+impl Watcher {
     /// Infos up to the end of the initial data.
     pub(super) async fn initial(&mut self) -> Result<Vec<ObjectInfo>, Error> {
         let mut out = Vec::new();
@@ -130,6 +137,7 @@ impl ObjectStore {
             .map_err(|e| super::bucket_error(e, &self.bucket))?;
         let ready_due = opts.updates_only || consumer.pending() == 0;
         Ok(Watcher {
+            bucket: self.bucket.clone(),
             consumer,
             opts,
             ready_due,
@@ -166,7 +174,7 @@ impl ObjectStore {
     /// [`ObjectStore::watch`] with options. The watch runs until the
     /// [`ObjectWatch`] is dropped and resumes by itself across a server
     /// restart; an error it cannot get past is yielded, reported as an
-    /// [`Event::Error`] and retried every second.
+    /// [`Event::Error`](crate::Event::Error) and retried every second.
     ///
     /// # Errors
     ///
@@ -184,71 +192,12 @@ impl ObjectStore {
     /// # Ok(()) }
     /// ```
     pub async fn watch_with(&self, opts: WatchOptions) -> Result<ObjectWatch, Error> {
-        let mut w = self.watcher(opts).await?;
-        let (tx, rx) = mpsc::channel(64);
-        let client = self.js.client().clone();
-        let bucket = self.bucket.clone();
-        let task = actix::spawn(async move {
-            loop {
-                match w.next_event().await {
-                    Ok(Some(ev)) => {
-                        if tx.send(Ok(ev)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        if tx.is_closed() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::Closed => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                    Err(e) => {
-                        let text = format!("object watch on {bucket}: {e}; retrying");
-                        tracing::warn!("{text}");
-                        client.emit_event(Event::Error(Error::with_source(
-                            ErrorKind::JetStream,
-                            text,
-                        )));
-                        if tx.send(Err(e)).await.is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
-        Ok(ObjectWatch { rx, task })
+        let w = self.watcher(opts).await?;
+        Ok(ObjectWatch::spawn(w, 64))
     }
 }
 
-/// A running watch: a `Stream` of [`WatchEvent`]s (or errors, after which
-/// it goes on). Dropping it stops the watch and deletes its consumer.
-#[derive(Debug)]
-pub struct ObjectWatch {
-    rx: mpsc::Receiver<Result<WatchEvent, Error>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ObjectWatch {
-    /// The next event; `None` after the client closed.
-    pub async fn next(&mut self) -> Option<Result<WatchEvent, Error>> {
-        self.rx.recv().await
-    }
-}
-
-impl Stream for ObjectWatch {
-    type Item = Result<WatchEvent, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl Drop for ObjectWatch {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// A running watch of a bucket: a `Stream` of [`WatchEvent`]s (or errors,
+/// after which it goes on). Dropping it stops the watch and deletes its
+/// consumer. See [`Watch`](crate::jetstream::Watch).
+pub type ObjectWatch = crate::jetstream::Watch<WatchEvent>;
