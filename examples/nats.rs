@@ -637,6 +637,20 @@ impl Shutdown {
     }
 }
 
+/// `fut`'s output, or `None` when SIGINT or SIGTERM comes first.
+async fn unless_stopped<T>(
+    shutdown: &mut Option<Shutdown>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match shutdown.as_mut() {
+        Some(s) => tokio::select! {
+            out = fut => Some(out),
+            () = s.recv() => None,
+        },
+        None => Some(fut.await),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // commands
 // ---------------------------------------------------------------------------
@@ -663,14 +677,11 @@ async fn run(global: &Global, cmd: Cmd) -> Result<(), Error> {
     };
     let printer = global.events.then(|| EventPrinter.start());
     let connecting = connect(global, printer.as_ref());
-    let client = match shutdown.as_mut() {
-        Some(s) => tokio::select! {
-            c = connecting => c?,
-            // nothing received yet, so nothing to drain
-            () = s.recv() => return Ok(()),
-        },
-        None => connecting.await?,
+    // A signal now: nothing received yet, so nothing to drain.
+    let Some(client) = unless_stopped(&mut shutdown, connecting).await else {
+        return Ok(());
     };
+    let client = client?;
     let result = run_with(global, &client, cmd, shutdown).await;
     // flush what is still buffered (replies sent with `respond`) and close
     let _ = client.flush().await;
@@ -2014,12 +2025,8 @@ mod js_cli {
         let mut ready = false;
         let mut n = 0u64;
         loop {
-            let next = match shutdown.as_mut() {
-                Some(s) => tokio::select! {
-                    r = oc.next() => r,
-                    () = s.recv() => return Ok(()),
-                },
-                None => oc.next().await,
+            let Some(next) = unless_stopped(&mut shutdown, oc.next()).await else {
+                return Ok(());
             };
             let next = next?;
             if !ready {

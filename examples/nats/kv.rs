@@ -371,12 +371,8 @@ async fn watch(
     let mut w = kv.watch_with(&[pattern.as_str()], opts).await?;
     let mut n = 0u64;
     loop {
-        let next = match shutdown.as_mut() {
-            Some(s) => tokio::select! {
-                n = w.next() => n,
-                () = s.recv() => return Ok(()),
-            },
-            None => w.next().await,
+        let Some(next) = super::unless_stopped(&mut shutdown, w.next()).await else {
+            return Ok(());
         };
         match next {
             None => {

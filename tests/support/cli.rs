@@ -230,8 +230,13 @@ pub fn run_ok(args: &[&str]) -> Output {
 
 /// Builds the CLI if needed (before any deadline starts) and starts a server.
 pub fn setup() -> (NatsServer, String) {
+    with_cli(NatsServer::start)
+}
+
+/// The CLI built (before any deadline starts), then a server and its URL.
+fn with_cli(start: fn() -> NatsServer) -> (NatsServer, String) {
     cli();
-    let server = NatsServer::start();
+    let server = start();
     let url = server.client_url();
     (server, url)
 }
@@ -254,10 +259,7 @@ pub fn keys_in_order(line: &str) -> Vec<String> {
 
 /// Builds the CLI if needed and starts a JetStream server.
 pub fn setup_js() -> (NatsServer, String) {
-    cli();
-    let server = NatsServer::with_jetstream();
-    let url = server.client_url();
-    (server, url)
+    with_cli(NatsServer::with_jetstream)
 }
 
 pub fn json_lines(out: &Output) -> Vec<Value> {
