@@ -53,7 +53,10 @@ fn run_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
         .spawn()
         .expect("spawn the nats example");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input).expect("write stdin");
+    // A usage error exits before reading: its stdin is then a broken pipe.
+    if let Err(e) = stdin.write_all(input) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     drop(stdin);
     child.wait_with_output().expect("wait")
 }
